@@ -22,19 +22,34 @@ export function shuffle<T>(random: Random, items: T[]): T[] {
   return items;
 }
 
-/** Up to `k` distinct items chosen uniformly from `items` (which is not changed). */
+/**
+ * Up to `k` distinct items chosen uniformly from `items` (which is not changed).
+ * O(k) expected when k is small against the list (rejection of repeats), else a partial shuffle.
+ */
 export function sample<T>(random: Random, items: readonly T[], k: number): T[] {
-  if (k >= items.length) return shuffle(random, items.slice());
+  const n = items.length;
+  if (k <= 0 || n === 0) return [];
+  if (k * 4 <= n) {
+    const picked = new Set<number>();
+    const out: T[] = [];
+    while (out.length < k) {
+      const i = randomInt(random, n);
+      if (picked.has(i)) continue;
+      picked.add(i);
+      out.push(items[i]!);
+    }
+    return out;
+  }
   const copy = items.slice();
-  const out: T[] = [];
-  for (let i = 0; i < k; i++) {
-    const j = i + randomInt(random, copy.length - i);
+  const m = Math.min(k, n);
+  for (let i = 0; i < m; i++) {
+    const j = i + randomInt(random, n - i);
     const tmp = copy[i]!;
     copy[i] = copy[j]!;
     copy[j] = tmp;
-    out.push(copy[i]!);
   }
-  return out;
+  copy.length = m;
+  return copy;
 }
 
 /**
