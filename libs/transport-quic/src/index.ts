@@ -1,0 +1,11 @@
+export * from './errors.js';
+export * from './framing.js';
+export * from './tls/ca.js';
+export * from './tls/verify.js';
+export * from './tls/files.js';
+export { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
+export * from './peer-connection.js';
+export * from './quic-endpoint.js';
+export { runCertsCli, CERTS_USAGE, type CertsCliIo } from './certs-cli.js';
+export type { ConnectionPoolOptions, PoolStats } from './connection-pool.js';
+export * from './node-runtime.js';

@@ -1,0 +1,318 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import dgram from 'node:dgram';
+import { webcrypto } from 'node:crypto';
+import { DialTimeout, EndpointStopped, HandshakeRejected, HelloRejected, InvalidAddressError, InvalidOptionError } from './errors.js';
+import { QuicEndpoint, parseAddress } from './quic-endpoint.js';
+import type { PeerConnection } from './peer-connection.js';
+import { createClusterCa, issueNodeCertificate } from './tls/ca.js';
+import { captureLogger, makeCluster, nextEvent, selfSignedNode, startEndpoint, waitFor } from '../test/fixtures.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const started: QuicEndpoint[] = [];
+async function start(...args: Parameters<typeof startEndpoint>): Promise<QuicEndpoint> {
+  const ep = await startEndpoint(...args);
+  started.push(ep);
+  return ep;
+}
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((e) => e.stop()));
+});
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Dials, sends `text`, and waits for the echo that `server` sends back on the same connection. */
+async function echoOnce(client: QuicEndpoint, server: QuicEndpoint, text: string): Promise<string> {
+  const inbound = nextEvent<PeerConnection>((cb) => server.on('connection', cb), 3000, 'inbound connection');
+  const out = await client.dial(server.address);
+  const inb = await inbound;
+  inb.on('message', (m) => inb.send(m));
+  const reply = nextEvent<Uint8Array>((cb) => out.on('message', cb), 3000, 'echo');
+  out.send(enc.encode(text));
+  const r = dec.decode(await reply);
+  await out.close();
+  return r;
+}
+
+describe('QuicEndpoint: admission', () => {
+  it('two endpoints exchange frames both ways over one connection', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const b = await start('node-b', await cluster.tls('node-b'));
+    const inbound = nextEvent<PeerConnection>((cb) => b.on('connection', cb), 3000, 'inbound connection');
+    const out = await a.dial(b.address);
+    const inb = await inbound;
+    expect(out).toMatchObject({ peerId: 'node-b', peerAddress: b.address, peer: b.address, direction: 'outbound', closed: false });
+    expect(inb).toMatchObject({ peerId: 'node-a', peerAddress: a.address, direction: 'inbound' });
+    // B answers every message on the same (inbound) connection; A also gets B-initiated frames.
+    inb.on('message', (m) => inb.send(enc.encode(`echo:${dec.decode(m)}`)));
+    const replies: string[] = [];
+    out.on('message', (m) => replies.push(dec.decode(m)));
+    out.send(enc.encode('one'));
+    out.send(enc.encode('two'));
+    inb.send(enc.encode('from-b'));
+    await waitFor(() => replies.length === 3, 3000, 'three frames at A');
+    expect(replies.sort()).toEqual(['echo:one', 'echo:two', 'from-b']);
+    expect(a.stats()).toMatchObject({ outbound: 1, inbound: 0, framesOut: 2, framesIn: 3, tlsRejected: 0, helloRejected: 0 });
+    expect(b.stats()).toMatchObject({ outbound: 0, inbound: 1, framesOut: 3, framesIn: 2 });
+    expect(a.stats().bytesOut).toBe(3 + 3 + 8);
+    const closed = nextEvent<string>((cb) => inb.on('close', cb), 3000, 'inbound close');
+    let poolNotified = false;
+    out.onClose(() => (poolNotified = true));
+    await out.close();
+    expect(out.closed).toBe(true);
+    expect(poolNotified).toBe(true);
+    await closed;
+    await waitFor(() => b.stats().inbound === 0 && a.stats().outbound === 0, 3000, 'counts back to 0');
+    out.send(enc.encode('after close')); // never throws
+    expect(a.stats().sendDropped).toBe(1);
+  });
+
+  it('refuses a hello from another cluster; no connection is handed out', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'), { cluster: 'blue' });
+    const cap = captureLogger();
+    const b = await start('node-b', await cluster.tls('node-b'), { cluster: 'green', logger: cap.logger });
+    let handedOut = 0;
+    b.on('connection', () => handedOut++);
+    const err = await rejection(a.dial(b.address));
+    expect(err).toBeInstanceOf(HelloRejected);
+    expect(err).toMatchObject({ reason: 'wrong-cluster', by: 'peer' });
+    expect(b.stats().helloRejected).toBe(1);
+    expect(handedOut).toBe(0);
+    expect(cap.lines.some((l) => l.reason === 'wrong-cluster' && l.remote === a.address)).toBe(true);
+    await waitFor(() => a.stats().outbound === 0, 1000, 'no outbound');
+  });
+
+  it('refuses a certificate from another CA, in both directions, counted and logged once per address', async () => {
+    const cluster = await makeCluster();
+    const other = await createClusterCa();
+    const cap = captureLogger();
+    const good = await start('good', await cluster.tls('good'), { logger: cap.logger });
+    const evilPair = await issueNodeCertificate(other, { nodeId: 'evil' });
+    // evil trusts the cluster CA (so it accepts good's certificate) but holds a certificate of another CA.
+    const evil = await start('evil', { caPem: cluster.ca.certPem, ...evilPair }, { allowInvalidOwnCertificate: true });
+    let handedOut = 0;
+    good.on('connection', () => handedOut++);
+    for (let i = 0; i < 2; i++) {
+      const e1 = await rejection(evil.dial(good.address));
+      expect(e1).toBeInstanceOf(HandshakeRejected);
+      expect(e1).toMatchObject({ by: 'peer', reason: 'unknown-ca' });
+    }
+    await waitFor(() => good.stats().tlsRejected === 2, 2000, 'server-side refusals counted');
+    const logged = cap.lines.filter((l) => l.msg === 'refused the peer certificate' && l.level === 40);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ reason: 'unknown-ca', remote: evil.address });
+    // Other direction: good dials evil and refuses evil's certificate.
+    const e2 = await rejection(good.dial(evil.address));
+    expect(e2).toBeInstanceOf(HandshakeRejected);
+    expect(e2).toMatchObject({ by: 'local', reason: 'unknown-ca' });
+    expect(good.stats().tlsRejected).toBe(3);
+    expect(handedOut).toBe(0);
+    expect(good.stats().inbound + good.stats().outbound).toBe(0);
+  });
+
+  it('refuses expired and self-signed certificates, both directions', async () => {
+    const cluster = await makeCluster();
+    const good = await start('good', await cluster.tls('good'));
+    const expiredTls = await cluster.tls('old', { notBefore: new Date(Date.now() - 10 * 86_400_000), validityDays: 1 });
+    const old = await start('old', expiredTls, { allowInvalidOwnCertificate: true });
+    const self = await selfSignedNode('selfie');
+    const selfie = await start('selfie', { caPem: cluster.ca.certPem, ...self }, { allowInvalidOwnCertificate: true });
+    expect(await rejection(old.dial(good.address))).toMatchObject({ name: 'HandshakeRejected', by: 'peer', reason: 'expired' });
+    expect(await rejection(good.dial(old.address))).toMatchObject({ name: 'HandshakeRejected', by: 'local', reason: 'expired' });
+    expect(await rejection(selfie.dial(good.address))).toMatchObject({ name: 'HandshakeRejected', by: 'peer', reason: 'self-signed' });
+    expect(await rejection(good.dial(selfie.address))).toMatchObject({ name: 'HandshakeRejected', by: 'local', reason: 'self-signed' });
+    await waitFor(() => good.stats().tlsRejected === 4, 2000, 'four refusals');
+    expect(good.stats().inbound + good.stats().outbound).toBe(0);
+  });
+
+  it('refuses a node whose certificate names another id than its hello', async () => {
+    const cluster = await makeCluster();
+    const good = await start('good', await cluster.tls('good'));
+    // Claims to be node-x but holds node-y's certificate.
+    const liar = await start('node-x', await cluster.tls('node-y'), { allowInvalidOwnCertificate: true });
+    let handedOut = 0;
+    good.on('connection', () => handedOut++);
+    expect(await rejection(liar.dial(good.address))).toMatchObject({ name: 'HelloRejected', by: 'peer', reason: 'node-id-mismatch' });
+    expect(good.stats().helloRejected).toBe(1);
+    expect(await rejection(good.dial(liar.address))).toMatchObject({ name: 'HelloRejected', by: 'local', reason: 'node-id-mismatch' });
+    expect(good.stats().helloRejected).toBe(2);
+    expect(handedOut).toBe(0);
+  });
+
+  it('drops a peer that completes TLS but never says hello', async () => {
+    const cluster = await makeCluster();
+    const b = await start('node-b', await cluster.tls('node-b'), { helloTimeoutMs: 300 });
+    const { QUICClient } = await import('@matrixai/quic');
+    const tls = await cluster.tls('mute');
+    const client = await QUICClient.createQUICClient(
+      {
+        host: '127.0.0.1',
+        port: b.boundPort,
+        localHost: '127.0.0.1',
+        crypto: { ops: { randomBytes: async (d: ArrayBuffer) => void webcrypto.getRandomValues(new Uint8Array(d)) } },
+        config: { key: tls.keyPem, cert: tls.certPem, verifyPeer: false, applicationProtos: ['shoal/1'] },
+        logger: new (await import('@matrixai/logger')).default('mute', 100),
+      },
+      { timer: 2000 },
+    );
+    try {
+      await waitFor(() => b.stats().helloRejected === 1, 2000, 'the mute peer to be dropped');
+      await waitFor(() => client.closed, 2000, 'the mute connection to close');
+    } finally {
+      await client.destroy({ force: true });
+    }
+  });
+});
+
+describe('QuicEndpoint: failures and robustness', () => {
+  it('a dial to a port where nothing listens fails with DialTimeout within its timeout', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+    const port = probe.address().port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const t0 = Date.now();
+    const err = await rejection(a.dial(`127.0.0.1:${port}`, { timeoutMs: 400 }));
+    const elapsed = Date.now() - t0;
+    expect(err).toBeInstanceOf(DialTimeout);
+    expect(elapsed).toBeGreaterThanOrEqual(350);
+    expect(elapsed).toBeLessThan(1500);
+    expect(a.stats().dialFailures).toBe(1);
+    await expect(a.dial('no-port')).rejects.toBeInstanceOf(InvalidAddressError);
+  });
+
+  it('survives garbage UDP datagrams and an over-size frame; a later exchange still works', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'), { maxFrameBytes: 1024 });
+    const cap = captureLogger();
+    const b = await start('node-b', await cluster.tls('node-b'), { maxFrameBytes: 1024, logger: cap.logger });
+    // 1. Random datagrams, including ones shaped like QUIC long-header packets.
+    const sock = dgram.createSocket('udp4');
+    for (let i = 0; i < 300; i++) {
+      const len = 1 + Math.floor(Math.random() * 1400);
+      const buf = Buffer.from(webcrypto.getRandomValues(new Uint8Array(len)));
+      if (i % 3 === 0) buf[0] = 0xc0 | (buf[0]! & 0x3f); // long header, Initial
+      if (i % 3 === 0 && len > 5) buf.writeUInt32BE(1, 1); // QUIC v1
+      await new Promise<void>((r) => sock.send(buf, b.boundPort, '127.0.0.1', () => r()));
+    }
+    await new Promise<void>((r) => sock.close(() => r()));
+    expect(await echoOnce(a, b, 'still alive')).toBe('still alive');
+    // 2. An admitted connection sends a frame header announcing 64 KiB (> maxFrameBytes 1 KiB).
+    const inbound = nextEvent<PeerConnection>((cb) => b.on('connection', cb), 3000, 'inbound');
+    const out = await a.dial(b.address);
+    const inb = await inbound;
+    const closedAtB = nextEvent<string>((cb) => inb.on('close', cb), 3000, 'B closes the bad connection');
+    const raw = (out as unknown as { streamWriter: WritableStreamDefaultWriter<Uint8Array> }).streamWriter;
+    await raw.write(new Uint8Array([0, 1, 0, 0, 1, 2, 3]));
+    expect(await closedAtB).toBe('bad-frame:oversize');
+    expect(b.stats().badFrames).toBe(1);
+    expect(cap.lines.some((l) => l.msg === 'bad frame: closing connection' && l.reason === 'oversize')).toBe(true);
+    await waitFor(() => out.closed, 3000, 'A sees the close');
+    // 3. B still admits connections; a payload over A's own limit is dropped and counted, the connection stays.
+    const again = await a.dial(b.address);
+    again.send(new Uint8Array(2000));
+    expect(a.stats().sendErrors).toBe(1);
+    expect(again.closed).toBe(false);
+    await again.close();
+    expect(await echoOnce(a, b, 'after the bad frame')).toBe('after the bad frame');
+  });
+
+  it('refuses a malformed hello', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const b = await start('node-b', await cluster.tls('node-b'));
+    // Reach into A's dial: replace the hello by garbage through the raw stream writer.
+    const origSendControl = (await import('./peer-connection.js')).PeerConnection.prototype.sendControl;
+    const spy = function (this: PeerConnection, payload: Uint8Array) {
+      origSendControl.call(this, this.direction === 'outbound' ? enc.encode('{"type":"shoal-hello","cluster":') : payload);
+    };
+    (await import('./peer-connection.js')).PeerConnection.prototype.sendControl = spy;
+    try {
+      const err = await rejection(a.dial(b.address));
+      expect(err).toMatchObject({ name: 'HelloRejected', by: 'peer', reason: 'malformed-hello' });
+    } finally {
+      (await import('./peer-connection.js')).PeerConnection.prototype.sendControl = origSendControl;
+    }
+    expect(b.stats().helloRejected).toBe(1);
+    expect(await echoOnce(a, b, 'ok')).toBe('ok');
+  });
+
+  it('fault hook drops frames to and from a blocked address until unblocked', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const b = await start('node-b', await cluster.tls('node-b'));
+    const inbound = nextEvent<PeerConnection>((cb) => b.on('connection', cb), 3000, 'inbound');
+    const out = await a.dial(b.address);
+    const inb = await inbound;
+    const atB: string[] = [];
+    const atA: string[] = [];
+    inb.on('message', (m) => atB.push(dec.decode(m)));
+    out.on('message', (m) => atA.push(dec.decode(m)));
+    a.faults.blockAddress(b.address); // A drops what it sends to B and what it gets from B
+    out.send(enc.encode('lost'));
+    inb.send(enc.encode('lost too'));
+    await waitFor(() => a.stats().faultDropped === 2, 3000, 'both frames dropped at A');
+    a.faults.unblockAddress(b.address);
+    out.send(enc.encode('through'));
+    inb.send(enc.encode('back'));
+    await waitFor(() => atB.length === 1 && atA.length === 1, 3000, 'frames after unblock');
+    expect(atB).toEqual(['through']);
+    expect(atA).toEqual(['back']);
+    expect(a.stats().faultDropped).toBe(2);
+  });
+
+  it('stop() is idempotent, closes connections, and dials afterwards fail', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const b = await start('node-b', await cluster.tls('node-b'));
+    const out = await a.dial(b.address);
+    const reasons: string[] = [];
+    out.on('close', (r) => reasons.push(r));
+    const p1 = a.stop();
+    const p2 = a.stop();
+    await Promise.all([p1, p2]);
+    await a.stop();
+    expect(out.closed).toBe(true);
+    expect(reasons).toEqual(['endpoint-stopped']);
+    await expect(a.dial(b.address)).rejects.toBeInstanceOf(EndpointStopped);
+    await waitFor(() => b.stats().inbound === 0, 5000, 'B notices');
+  });
+
+  it('validates its options, naming the key', async () => {
+    const cluster = await makeCluster();
+    const tls = await cluster.tls('node-a');
+    const base = { nodeId: 'node-a', cluster: 'c', bindHost: '127.0.0.1', bindPort: 0, tls };
+    const bad: [Record<string, unknown>, string][] = [
+      [{ nodeId: 'bad id' }, 'nodeId'],
+      [{ cluster: '' }, 'cluster'],
+      [{ bindPort: 70000 }, 'bindPort'],
+      [{ advertise: 'nohost' }, 'advertise'],
+      [{ maxFrameBytes: 0 }, 'maxFrameBytes'],
+      [{ handshakeTimeoutMs: 0 }, 'handshakeTimeoutMs'],
+      [{ helloTimeoutMs: 1.5 }, 'helloTimeoutMs'],
+      [{ maxIdleTimeoutMs: 1000, keepAliveIntervalMs: 1000 }, 'keepAliveIntervalMs'],
+      [{ nodeId: 'node-b' }, 'tls.certPem'],
+      [{ tls: { ...tls, caPem: 'x' } }, 'tls.caPem'],
+    ];
+    for (const [patch, key] of bad) {
+      const err = await rejection(QuicEndpoint.start({ ...base, ...patch } as never));
+      expect(err).toBeInstanceOf(InvalidOptionError);
+      expect((err as InvalidOptionError).key).toBe(key);
+    }
+    expect(parseAddress('[::1]:80')).toEqual({ host: '::1', port: 80 });
+    expect(parseAddress('example.org:443')).toEqual({ host: 'example.org', port: 443 });
+    for (const a of ['::1:80', 'h:0', 'h:65536', ':1', 'h:x']) expect(() => parseAddress(a)).toThrow(InvalidAddressError);
+    const ep = await start('node-a', tls, { advertise: '10.1.2.3:0' });
+    expect(ep.address).toBe(`10.1.2.3:${ep.boundPort}`);
+  });
+});

@@ -1,0 +1,998 @@
+/**
+ * A node's QUIC endpoint: one UDP socket (QUICSocket) shared by the QUICServer that
+ * accepts peers and every QUICClient this node dials, so a node is reachable on one
+ * port and its outgoing packets leave from it.
+ *
+ * Admission of a connection, both directions:
+ *  1. mutual TLS: each side checks the other's certificate against the cluster CA in a
+ *     js-quic `verifyCallback` (verifyPeerChain): the node id comes from the certificate;
+ *  2. application hello on the connection's single bidirectional stream (the dialer
+ *     opens it): {cluster, nodeId, address, protocolVersion}; the answer carries the
+ *     same from the other side. The node id in the hello must equal the certificate's,
+ *     the cluster and protocol version must match.
+ * Only then is the connection handed out: `dial()` resolves / 'connection' fires.
+ *
+ * Robustness: every js-quic event handler catches its own exceptions (an exception in
+ * one becomes an uncaught exception); bad frames close only their connection; random
+ * UDP datagrams are ignored by js-quic's packet parser. Refusals are counted and logged
+ * once per (peer address, reason).
+ *
+ * Relies on two js-quic 2.0.9 internals, both guarded: a QUICStream's `connection`
+ * field (to tie a server-level stream event to its connection) and wrapping
+ * `QUICServer.acceptConnection` (the only place that knows the address of a peer whose
+ * certificate we refused).
+ */
+import { webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import os from 'node:os';
+import Logger, { Handler, LogLevel, type LogRecord } from '@matrixai/logger';
+import { QUICClient, QUICServer, QUICSocket, errors as quicErrors, events as quicEvents } from '@matrixai/quic';
+import type { QUICConnection, QUICStream, QUICClientConfigInput, QUICServerConfigInput } from '@matrixai/quic';
+import { pino, type Logger as PinoLogger } from 'pino';
+import {
+  DialFailed,
+  DialTimeout,
+  EndpointStopped,
+  HandshakeRejected,
+  HelloRejected,
+  InvalidAddressError,
+  InvalidOptionError,
+} from './errors.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_QUEUED_BYTES, FRAME_HEADER_BYTES, validateMaxFrameBytes } from './framing.js';
+import { HelloAborted, HelloTimeout, PeerConnection, type CloseReason, newCounters, reasonFromQuicError } from './peer-connection.js';
+import { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
+import { isValidNodeId, parseCertificatePem } from './tls/ca.js';
+import { type PeerVerifyResult, createPeerVerifier } from './tls/verify.js';
+
+/** Version of the hello exchange and framing; peers with another version are refused. */
+export const TRANSPORT_PROTOCOL_VERSION = 1;
+/** ALPN protocol id both sides must offer. */
+export const ALPN = 'shoal/1';
+/** Largest hello / hello answer accepted. */
+export const MAX_HELLO_BYTES = 4096;
+
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 2000;
+export const DEFAULT_HELLO_TIMEOUT_MS = 2000;
+/**
+ * QUIC idle timeout and keep-alive. Trade-off: each keep-alive is one small packet
+ * (about 50 bytes on the wire) per interval per idle connection, in each direction;
+ * the idle timeout is how long a dead or restarted peer's connection lingers (writes
+ * to it only buffer, they never fail). SWIM's own probe timeouts decide failure; these
+ * only reclaim dead connections. Defaults: 10 s idle, 2 s keep-alive (≈ 25 B/s per idle
+ * connection each way). The smaller idle timeout of the two sides wins.
+ */
+export const DEFAULT_MAX_IDLE_TIMEOUT_MS = 10_000;
+export const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 2_000;
+const MAX_TIMEOUT_MS = 600_000;
+const MAX_IDLE_MS = 86_400_000;
+/** How long a rejected hello waits for its answer to reach the stream before closing. */
+const REJECT_FLUSH_MS = 200;
+/** Distinct (kind, address, reason) refusals remembered for log-once; cleared when full. */
+const MAX_LOGGED_REFUSALS = 4096;
+const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export interface QuicEndpointOptions {
+  nodeId: string;
+  cluster: string;
+  bindHost: string;
+  /** 0 picks a free port. */
+  bindPort: number;
+  /** "host:port" others reach us at; default: bind host + actual port (a wildcard bind host becomes the first non-internal IPv4, else 127.0.0.1). Port 0 means the actual port. */
+  advertise?: string;
+  tls: { caPem: string; certPem: string; keyPem: string };
+  /** Largest frame payload, both directions (default 4 MiB). */
+  maxFrameBytes?: number;
+  /** Send queue bound per connection; overflow closes the connection (default 16 MiB). */
+  maxQueuedBytes?: number;
+  /** QUIC + TLS handshake bound for dials and accepted connections (default 2000). */
+  handshakeTimeoutMs?: number;
+  /** Bound on the hello exchange after the handshake (default 2000). */
+  helloTimeoutMs?: number;
+  /** QUIC idle timeout; 0 = never (default 10000). See DEFAULT_MAX_IDLE_TIMEOUT_MS for the trade-off. */
+  maxIdleTimeoutMs?: number;
+  /** QUIC keep-alive ping interval; 0 = off; must be < maxIdleTimeoutMs when both are set (default 2000). */
+  keepAliveIntervalMs?: number;
+  /** Structured logs; js-quic's own logger is forwarded here at WARN and above. */
+  logger?: PinoLogger;
+  /**
+   * Start even if our own certificate does not verify against the CA or names another
+   * node (logged as a warning). Default false. Only for tests that simulate a misconfigured peer.
+   */
+  allowInvalidOwnCertificate?: boolean;
+}
+
+export interface QuicEndpointStats {
+  /** Admitted connections open now. */
+  inbound: number;
+  outbound: number;
+  /** Admitted connections since start. */
+  inboundTotal: number;
+  outboundTotal: number;
+  /** Peer certificates we refused (both directions). */
+  tlsRejected: number;
+  /** Hellos we refused or that never came (both directions). */
+  helloRejected: number;
+  /** Dials that failed for any reason. */
+  dialFailures: number;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Malformed / over-size frames received (each closed its connection). */
+  badFrames: number;
+  /** Sends that failed (over-size payload, full or failed send queue). */
+  sendErrors: number;
+  /** Sends on a closed connection. */
+  sendDropped: number;
+  /** Frames dropped by the fault hook. */
+  faultDropped: number;
+  /** Messages dropped because nobody listened and the hold queue was full. */
+  pendingDropped: number;
+  /** Extra streams a peer opened on an admitted connection (refused). */
+  extraStreams: number;
+}
+
+export interface EndpointFaults {
+  /** Drop outgoing frames to, and incoming frames from, this "host:port" (advertised or UDP source). */
+  blockAddress(address: string): void;
+  unblockAddress(address: string): void;
+  clear(): void;
+}
+
+export interface DialOptions {
+  /** Bound on handshake + hello (default handshakeTimeoutMs + helloTimeoutMs). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface EndpointEvents {
+  connection: (conn: PeerConnection) => void;
+}
+
+interface Hello {
+  cluster: string;
+  nodeId: string;
+  address: string;
+  protocolVersion: number;
+}
+
+type HelloAnswer = ({ ok: true } & Hello) | { ok: false; reason: string };
+
+interface InboundState {
+  peer?: PeerConnection;
+  timer?: NodeJS.Timeout;
+}
+
+// ---- addresses ----------------------------------------------------------------------
+
+export interface ParsedAddress {
+  host: string;
+  port: number;
+}
+
+/** Parses "host:port" or "[v6]:port". Port 0 is allowed only with `allowZeroPort`. */
+export function parseAddress(address: string, opts: { allowZeroPort?: boolean } = {}): ParsedAddress {
+  if (typeof address !== 'string' || address.length === 0 || address.length > 300) throw new InvalidAddressError(String(address), 'expected "host:port"');
+  let host: string;
+  let portText: string;
+  if (address.startsWith('[')) {
+    const end = address.indexOf(']');
+    if (end < 0 || address[end + 1] !== ':') throw new InvalidAddressError(address, 'expected "[v6]:port"');
+    host = address.slice(1, end);
+    portText = address.slice(end + 2);
+    if (isIP(host) !== 6) throw new InvalidAddressError(address, 'bracketed host must be an IPv6 address');
+  } else {
+    const idx = address.lastIndexOf(':');
+    if (idx <= 0) throw new InvalidAddressError(address, 'expected "host:port"');
+    host = address.slice(0, idx);
+    portText = address.slice(idx + 1);
+    if (host.includes(':')) throw new InvalidAddressError(address, 'IPv6 hosts must be bracketed: "[v6]:port"');
+    if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(host)) throw new InvalidAddressError(address, 'bad host name');
+  }
+  if (!/^[0-9]{1,5}$/.test(portText)) throw new InvalidAddressError(address, 'port must be a number');
+  const port = Number(portText);
+  if (port > 65535 || (port === 0 && !opts.allowZeroPort)) throw new InvalidAddressError(address, 'port must be in 1..65535');
+  return { host, port };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function defaultAdvertiseHost(bindHost: string): string {
+  if (bindHost !== '0.0.0.0' && bindHost !== '::' && bindHost !== '::0') return bindHost;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+// ---- options ------------------------------------------------------------------------
+
+interface ResolvedOptions {
+  nodeId: string;
+  cluster: string;
+  bindHost: string;
+  bindPort: number;
+  advertise: ParsedAddress | undefined;
+  tls: { caPem: string; certPem: string; keyPem: string };
+  maxFrameBytes: number;
+  maxQueuedBytes: number;
+  handshakeTimeoutMs: number;
+  helloTimeoutMs: number;
+  maxIdleTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  ownCertProblem: string | undefined;
+}
+
+function intIn(key: string, v: unknown, def: number, min: number, max: number): number {
+  const x = v === undefined ? def : v;
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new InvalidOptionError(key, `must be an integer in [${min}, ${max}]`);
+  return x;
+}
+
+/** Validates endpoint options; throws InvalidOptionError naming the key. */
+export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptions {
+  if (!opts || typeof opts !== 'object') throw new InvalidOptionError('options', 'must be an object');
+  if (!isValidNodeId(opts.nodeId)) throw new InvalidOptionError('nodeId', 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
+  if (typeof opts.cluster !== 'string' || !CLUSTER_PATTERN.test(opts.cluster)) throw new InvalidOptionError('cluster', 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
+  if (typeof opts.bindHost !== 'string' || opts.bindHost.length === 0) throw new InvalidOptionError('bindHost', 'must be a host or IP');
+  const bindPort = intIn('bindPort', opts.bindPort, 0, 0, 65535);
+  let advertise: ParsedAddress | undefined;
+  if (opts.advertise !== undefined) {
+    try {
+      advertise = parseAddress(opts.advertise, { allowZeroPort: true });
+    } catch (e) {
+      throw new InvalidOptionError('advertise', (e as Error).message);
+    }
+  }
+  const tls = opts.tls;
+  for (const k of ['caPem', 'certPem', 'keyPem'] as const) {
+    if (!tls || typeof tls[k] !== 'string' || !tls[k].includes('-----BEGIN')) throw new InvalidOptionError(`tls.${k}`, 'must be a PEM string');
+  }
+  // Our own certificate must be one the cluster accepts, naming this node.
+  const ownDer = new Uint8Array(parseCertificatePem(tls.certPem, 'tls.certPem').rawData);
+  let own: PeerVerifyResult;
+  try {
+    own = createPeerVerifier(tls.caPem)([ownDer], new Date());
+  } catch (e) {
+    throw new InvalidOptionError('tls.caPem', (e as Error).message);
+  }
+  let ownCertProblem: string | undefined;
+  if (!own.ok) ownCertProblem = `does not verify against tls.caPem (${own.reason})`;
+  else if (own.nodeId !== opts.nodeId) ownCertProblem = `names node ${own.nodeId}, not ${opts.nodeId}`;
+  if (ownCertProblem && opts.allowInvalidOwnCertificate !== true) throw new InvalidOptionError('tls.certPem', ownCertProblem);
+  let maxFrameBytes: number;
+  maxFrameBytes = validateMaxFrameBytes(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  const maxQueuedBytes = intIn('maxQueuedBytes', opts.maxQueuedBytes, Math.max(DEFAULT_MAX_QUEUED_BYTES, maxFrameBytes + FRAME_HEADER_BYTES), maxFrameBytes + FRAME_HEADER_BYTES, 2 ** 31);
+  const handshakeTimeoutMs = intIn('handshakeTimeoutMs', opts.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
+  const helloTimeoutMs = intIn('helloTimeoutMs', opts.helloTimeoutMs, DEFAULT_HELLO_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
+  const maxIdleTimeoutMs = intIn('maxIdleTimeoutMs', opts.maxIdleTimeoutMs, DEFAULT_MAX_IDLE_TIMEOUT_MS, 0, MAX_IDLE_MS);
+  const keepAliveIntervalMs = intIn('keepAliveIntervalMs', opts.keepAliveIntervalMs, DEFAULT_KEEP_ALIVE_INTERVAL_MS, 0, MAX_IDLE_MS);
+  if (maxIdleTimeoutMs > 0 && keepAliveIntervalMs >= maxIdleTimeoutMs) {
+    throw new InvalidOptionError('keepAliveIntervalMs', 'must be < maxIdleTimeoutMs (or 0 to disable keep-alive)');
+  }
+  return {
+    nodeId: opts.nodeId,
+    cluster: opts.cluster,
+    bindHost: opts.bindHost,
+    bindPort,
+    advertise,
+    tls: { caPem: tls.caPem, certPem: tls.certPem, keyPem: tls.keyPem },
+    maxFrameBytes,
+    maxQueuedBytes,
+    handshakeTimeoutMs,
+    helloTimeoutMs,
+    maxIdleTimeoutMs,
+    keepAliveIntervalMs,
+    ownCertProblem,
+  };
+}
+
+// ---- js-quic logging ----------------------------------------------------------------
+
+class PinoHandler extends Handler {
+  constructor(private readonly target: PinoLogger) {
+    super();
+  }
+  override handle(record: LogRecord): void {
+    try {
+      const msg = record.msg ?? '';
+      const fields = { component: 'js-quic', key: record.keys };
+      if (record.level >= LogLevel.ERROR) this.target.error(fields, msg);
+      else if (record.level >= LogLevel.WARN) this.target.warn(fields, msg);
+      else this.target.debug(fields, msg);
+    } catch {
+      // logging must never throw into js-quic
+    }
+  }
+  emit(): void {}
+}
+
+// ---- hello encoding -----------------------------------------------------------------
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+function encodeJson(v: unknown): Uint8Array {
+  return textEncoder.encode(JSON.stringify(v));
+}
+
+function decodeJson(bytes: Uint8Array): Record<string, unknown> | undefined {
+  if (bytes.byteLength > MAX_HELLO_BYTES) return undefined;
+  try {
+    const v: unknown = JSON.parse(textDecoder.decode(bytes));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readHelloFields(o: Record<string, unknown>): Hello | undefined {
+  const { cluster, nodeId, address, protocolVersion } = o;
+  if (typeof cluster !== 'string' || cluster.length > 128) return undefined;
+  if (typeof nodeId !== 'string' || nodeId.length > 128) return undefined;
+  if (typeof address !== 'string' || address.length > 300) return undefined;
+  if (typeof protocolVersion !== 'number' || !Number.isInteger(protocolVersion)) return undefined;
+  return { cluster, nodeId, address, protocolVersion };
+}
+
+function parseHello(bytes: Uint8Array): Hello | undefined {
+  const o = decodeJson(bytes);
+  if (!o || o.type !== 'shoal-hello') return undefined;
+  return readHelloFields(o);
+}
+
+function parseAnswer(bytes: Uint8Array): HelloAnswer | undefined {
+  const o = decodeJson(bytes);
+  if (!o || o.type !== 'shoal-hello-ack') return undefined;
+  if (o.ok === false) return { ok: false, reason: typeof o.reason === 'string' ? o.reason.slice(0, 100) : 'unspecified' };
+  if (o.ok !== true) return undefined;
+  const h = readHelloFields(o);
+  return h ? { ok: true, ...h } : undefined;
+}
+
+// ---- crypto for js-quic -------------------------------------------------------------
+
+async function makeServerCrypto(): Promise<{ key: ArrayBuffer; ops: { sign: (key: ArrayBuffer, data: ArrayBuffer) => Promise<ArrayBuffer>; verify: (key: ArrayBuffer, data: ArrayBuffer, sig: ArrayBuffer) => Promise<boolean> } }> {
+  const raw = webcrypto.getRandomValues(new Uint8Array(32));
+  const key = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
+  const hmac = await webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  return {
+    key,
+    ops: {
+      // The key argument is always ours (the one above): use the imported CryptoKey.
+      sign: async (_key, data) => webcrypto.subtle.sign('HMAC', hmac, data),
+      verify: async (_key, data, sig) => webcrypto.subtle.verify('HMAC', hmac, sig, data),
+    },
+  };
+}
+
+const clientCrypto = {
+  ops: {
+    randomBytes: async (data: ArrayBuffer): Promise<void> => {
+      webcrypto.getRandomValues(new Uint8Array(data));
+    },
+  },
+};
+
+function causeChain(e: unknown): unknown[] {
+  const out: unknown[] = [];
+  let cur: unknown = e;
+  for (let i = 0; i < 8 && cur != null; i++) {
+    out.push(cur);
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+function errMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ---- the endpoint -------------------------------------------------------------------
+
+export class QuicEndpoint {
+  readonly nodeId: string;
+  readonly cluster: string;
+  /** Advertised "host:port". */
+  readonly address: string;
+  readonly boundPort: number;
+  readonly boundHost: string;
+  readonly maxFrameBytes: number;
+  readonly faults: EndpointFaults;
+
+  private readonly opts: ResolvedOptions;
+  private readonly logger: PinoLogger;
+  private readonly quicLogger: Logger;
+  private readonly socket: QUICSocket;
+  private readonly server: QUICServer;
+  private readonly verify: (chain: readonly Uint8Array[] | undefined, now: Date) => PeerVerifyResult;
+  private readonly counters = newCounters();
+  private tlsRejected = 0;
+  private helloRejected = 0;
+  private dialFailures = 0;
+  private extraStreams = 0;
+  private inboundTotal = 0;
+  private outboundTotal = 0;
+  private readonly admittedIn = new Set<PeerConnection>();
+  private readonly admittedOut = new Set<PeerConnection>();
+  /** Every PeerConnection not yet closed, admitted or not. */
+  private readonly live = new Set<PeerConnection>();
+  private readonly inbound = new Map<QUICConnection, InboundState>();
+  private readonly dialing = new Set<QUICClient>();
+  private readonly blocked = new Set<string>();
+  private readonly loggedRefusals = new Set<string>();
+  private readonly listeners = new Set<EndpointEvents['connection']>();
+  private readonly stopController = new AbortController();
+  private stopPromise: Promise<void> | undefined;
+
+  private constructor(init: {
+    opts: ResolvedOptions;
+    logger: PinoLogger;
+    quicLogger: Logger;
+    socket: QUICSocket;
+    server: QUICServer;
+    address: string;
+  }) {
+    this.opts = init.opts;
+    this.nodeId = init.opts.nodeId;
+    this.cluster = init.opts.cluster;
+    this.maxFrameBytes = init.opts.maxFrameBytes;
+    this.logger = init.logger;
+    this.quicLogger = init.quicLogger;
+    this.socket = init.socket;
+    this.server = init.server;
+    this.address = init.address;
+    this.boundPort = init.socket.port;
+    this.boundHost = init.socket.host;
+    this.verify = createPeerVerifier(init.opts.tls.caPem);
+    const blocked = this.blocked;
+    this.faults = {
+      blockAddress: (a) => void blocked.add(a),
+      unblockAddress: (a) => void blocked.delete(a),
+      clear: () => blocked.clear(),
+    };
+  }
+
+  /** Binds the shared socket and starts accepting peers. */
+  static async start(options: QuicEndpointOptions): Promise<QuicEndpoint> {
+    const opts = resolveEndpointOptions(options);
+    const logger = (options.logger ?? pino({ name: 'shoal-quic', level: 'info' }, pino.destination({ dest: 2, sync: true }))).child({
+      component: 'quic-endpoint',
+      node: opts.nodeId,
+    });
+    if (opts.ownCertProblem) logger.warn({ problem: opts.ownCertProblem }, 'starting with an invalid own certificate (allowInvalidOwnCertificate)');
+    const quicLogger = new Logger('js-quic', LogLevel.WARN, [new PinoHandler(logger)]);
+    const socket = new QUICSocket({ logger: quicLogger.getChild('socket') });
+    try {
+      await socket.start({ host: opts.bindHost, port: opts.bindPort });
+    } catch (e) {
+      throw new InvalidOptionError('bindHost/bindPort', `cannot bind ${opts.bindHost}:${opts.bindPort}: ${errMessage(e)}`);
+    }
+    let server: QUICServer | undefined;
+    try {
+      const crypto = await makeServerCrypto();
+      const advertise = opts.advertise ?? { host: defaultAdvertiseHost(opts.bindHost), port: 0 };
+      const address = formatAddress(advertise.host, advertise.port === 0 ? socket.port : advertise.port);
+      // The server config is built with a verifyCallback bound after construction.
+      let endpoint: QuicEndpoint | undefined;
+      const serverConfig: QUICServerConfigInput = {
+        ...QuicEndpoint.quicConfig(opts),
+        key: opts.tls.keyPem,
+        cert: opts.tls.certPem,
+        verifyPeer: true,
+        verifyCallback: async (certs: Uint8Array[]) => {
+          try {
+            return endpoint ? endpoint.verifyInbound(certs) : cryptoCodeFor('missing');
+          } catch {
+            return cryptoCodeFor('bad-signature');
+          }
+        },
+        // The dialer opens exactly one bidirectional stream; one spare tolerates a retry.
+        initialMaxStreamsBidi: 2,
+        initialMaxStreamsUni: 0,
+      };
+      server = new QUICServer({
+        socket,
+        crypto,
+        config: serverConfig,
+        minIdleTimeout: opts.handshakeTimeoutMs,
+        logger: quicLogger.getChild('server'),
+      });
+      endpoint = new QuicEndpoint({ opts, logger, quicLogger, socket, server, address });
+      endpoint.attachServer();
+      await server.start();
+      logger.info({ address, bound: formatAddress(socket.host, socket.port), cluster: opts.cluster }, 'QUIC endpoint started');
+      return endpoint;
+    } catch (e) {
+      try {
+        if (server) await server.stop({ force: true });
+      } catch {
+        // ignore
+      }
+      await socket.stop({ force: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  private static quicConfig(opts: ResolvedOptions): QUICClientConfigInput {
+    return {
+      maxIdleTimeout: opts.maxIdleTimeoutMs,
+      keepAliveIntervalTime: opts.keepAliveIntervalMs > 0 ? opts.keepAliveIntervalMs : undefined,
+      applicationProtos: [ALPN],
+      enableEarlyData: false,
+    };
+  }
+
+  // ---- events --------------------------------------------------------------------
+
+  on<K extends keyof EndpointEvents>(event: K, listener: EndpointEvents[K]): this {
+    if (event === 'connection') this.listeners.add(listener);
+    return this;
+  }
+
+  off<K extends keyof EndpointEvents>(event: K, listener: EndpointEvents[K]): this {
+    if (event === 'connection') this.listeners.delete(listener);
+    return this;
+  }
+
+  get stopped(): boolean {
+    return this.stopPromise !== undefined;
+  }
+
+  stats(): QuicEndpointStats {
+    const c = this.counters;
+    return {
+      inbound: this.admittedIn.size,
+      outbound: this.admittedOut.size,
+      inboundTotal: this.inboundTotal,
+      outboundTotal: this.outboundTotal,
+      tlsRejected: this.tlsRejected,
+      helloRejected: this.helloRejected,
+      dialFailures: this.dialFailures,
+      framesIn: c.framesIn,
+      framesOut: c.framesOut,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      badFrames: c.badFrames,
+      sendErrors: c.sendErrors,
+      sendDropped: c.sendDropped,
+      faultDropped: c.faultDropped,
+      pendingDropped: c.pendingDropped,
+      extraStreams: this.extraStreams,
+    };
+  }
+
+  /** Admitted connections open now. */
+  connections(): PeerConnection[] {
+    return [...this.admittedIn, ...this.admittedOut];
+  }
+
+  // ---- dialing -------------------------------------------------------------------
+
+  /**
+   * Connects to a peer: QUIC + mutual TLS, then the hello. Rejects with DialTimeout,
+   * HandshakeRejected, HelloRejected, DialFailed, EndpointStopped or InvalidAddressError.
+   */
+  async dial(address: string, opts: DialOptions = {}): Promise<PeerConnection> {
+    if (this.stopped) throw new EndpointStopped();
+    const target = parseAddress(address);
+    const timeoutMs = intIn('timeoutMs', opts.timeoutMs, this.opts.handshakeTimeoutMs + this.opts.helloTimeoutMs, 1, MAX_TIMEOUT_MS);
+    const started = Date.now();
+    try {
+      return await this.dialOnce(address, target, timeoutMs, started, opts.signal);
+    } catch (e) {
+      this.dialFailures++;
+      throw e;
+    }
+  }
+
+  private async dialOnce(address: string, target: ParsedAddress, timeoutMs: number, started: number, signal: AbortSignal | undefined): Promise<PeerConnection> {
+    let verdict: PeerVerifyResult | undefined;
+    const config: QUICClientConfigInput = {
+      ...QuicEndpoint.quicConfig(this.opts),
+      key: this.opts.tls.keyPem,
+      cert: this.opts.tls.certPem,
+      verifyPeer: true,
+      verifyCallback: async (certs: Uint8Array[]) => {
+        try {
+          verdict = this.verify(certs, new Date());
+          return verdict.ok ? undefined : cryptoCodeFor(verdict.reason);
+        } catch {
+          verdict = { ok: false, reason: 'bad-signature' };
+          return cryptoCodeFor('bad-signature');
+        }
+      },
+      initialMaxStreamsBidi: 0,
+      initialMaxStreamsUni: 0,
+    };
+    const signals = [this.stopController.signal, ...(signal ? [signal] : [])];
+    const abortSignal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+    if (abortSignal.aborted) throw this.stopped ? new EndpointStopped() : new DialFailed(address, 'aborted', { cause: abortSignal.reason });
+    const handshakeMs = Math.min(this.opts.handshakeTimeoutMs, timeoutMs);
+    let client: QUICClient;
+    try {
+      client = await QUICClient.createQUICClient(
+        {
+          host: target.host,
+          port: target.port,
+          socket: this.socket,
+          crypto: clientCrypto,
+          config,
+          logger: this.quicLogger.getChild('client'),
+        },
+        { timer: handshakeMs, signal: abortSignal },
+      );
+    } catch (e) {
+      throw this.dialError(address, e, verdict, handshakeMs, timeoutMs);
+    }
+    if (this.stopped) {
+      await client.destroy({ force: true }).catch(() => {});
+      throw new EndpointStopped();
+    }
+    this.dialing.add(client);
+    let conn: PeerConnection;
+    try {
+      const stream = client.connection.newStream('bidi');
+      conn = this.makeConnection('outbound', client.connection, stream, async () => {
+        this.dialing.delete(client);
+        await client.destroy({ force: true });
+      });
+    } catch (e) {
+      this.dialing.delete(client);
+      await client.destroy({ force: true }).catch(() => {});
+      throw new DialFailed(address, `cannot open the stream: ${errMessage(e)}`, { cause: e });
+    }
+    this.dialing.delete(client);
+    if (!verdict?.ok) {
+      // Cannot happen (the handshake only completes after our callback accepted), but never admit without an id.
+      await conn.shutdown('no-verified-peer');
+      throw new HandshakeRejected(address, 'missing', 'local');
+    }
+    const serverId = verdict.nodeId;
+    const hello: Hello & { type: string } = {
+      type: 'shoal-hello',
+      cluster: this.cluster,
+      nodeId: this.nodeId,
+      address: this.address,
+      protocolVersion: TRANSPORT_PROTOCOL_VERSION,
+    };
+    conn.sendControl(encodeJson(hello));
+    const helloMs = Math.max(1, Math.min(this.opts.helloTimeoutMs, timeoutMs - (Date.now() - started)));
+    let answerBytes: Uint8Array;
+    const onAbort = () => void conn.shutdown(this.stopped ? 'endpoint-stopped' : 'dial-aborted');
+    abortSignal.addEventListener('abort', onAbort, { once: true });
+    try {
+      answerBytes = await conn.firstFrame(helloMs);
+    } catch (e) {
+      await conn.shutdown('hello-failed');
+      if (e instanceof HelloTimeout) {
+        this.countHelloRefusal('outbound', address, 'no-answer');
+        throw new DialTimeout(address, timeoutMs, 'hello');
+      }
+      if (this.stopped) throw new EndpointStopped();
+      const reason = e instanceof HelloAborted ? e.reason : errMessage(e);
+      const tls = /^peer-refused-tls:(.*)$/.exec(reason) ?? /^peer-refused-tls:(.*)$/.exec(reasonFromQuicError(conn.lastQuicError) ?? '');
+      if (tls) throw new HandshakeRejected(address, tls[1]!, 'peer');
+      throw new DialFailed(address, `connection closed during the hello (${reason})`);
+    } finally {
+      abortSignal.removeEventListener('abort', onAbort);
+    }
+    const answer = parseAnswer(answerBytes);
+    const refuse = async (reason: string): Promise<never> => {
+      this.countHelloRefusal('outbound', address, reason);
+      await conn.shutdown(`hello-rejected:${reason}`);
+      throw new HelloRejected(address, reason, 'local');
+    };
+    if (!answer) return refuse('malformed-answer');
+    if (!answer.ok) {
+      await conn.shutdown(`hello-refused-by-peer:${answer.reason}`);
+      throw new HelloRejected(address, answer.reason, 'peer');
+    }
+    if (answer.protocolVersion !== TRANSPORT_PROTOCOL_VERSION) return refuse('protocol-version');
+    if (answer.cluster !== this.cluster) return refuse('wrong-cluster');
+    if (answer.nodeId !== serverId) return refuse('node-id-mismatch');
+    let peerAddress: string;
+    try {
+      parseAddress(answer.address);
+      peerAddress = answer.address;
+    } catch {
+      return refuse('bad-address');
+    }
+    if (conn.closed) throw new DialFailed(address, `connection closed during the hello (${conn.describeClose()})`);
+    if (this.stopped) {
+      await conn.shutdown('endpoint-stopped');
+      throw new EndpointStopped();
+    }
+    conn.admit(serverId, peerAddress);
+    this.admittedOut.add(conn);
+    this.outboundTotal++;
+    this.logger.debug({ peer: serverId, peerAddress, ms: Date.now() - started }, 'outbound connection admitted');
+    return conn;
+  }
+
+  private dialError(address: string, e: unknown, verdict: PeerVerifyResult | undefined, handshakeMs: number, timeoutMs: number): Error {
+    if (verdict && !verdict.ok) {
+      this.tlsRejected++;
+      this.logRefusal('tls', address, verdict.reason, 'refused the peer certificate');
+      return new HandshakeRejected(address, verdict.reason, 'local');
+    }
+    if (this.stopped) return new EndpointStopped();
+    const chain = causeChain(e);
+    for (const c of chain) {
+      if (c instanceof quicErrors.ErrorQUICClientCreateTimeout) return new DialTimeout(address, timeoutMs, 'handshake');
+      if (c instanceof quicErrors.ErrorQUICConnectionPeerTLS) {
+        const reason = reasonForCryptoCode((c as { data?: { errorCode?: number } }).data?.errorCode);
+        return new HandshakeRejected(address, reason, 'peer');
+      }
+      if (c instanceof quicErrors.ErrorQUICConnectionLocalTLS) return new HandshakeRejected(address, 'tls', 'local');
+      if (c instanceof quicErrors.ErrorQUICClientInvalidHost) return new DialFailed(address, 'address family does not match the bound socket', { cause: e });
+    }
+    if (chain.some((c) => (c as { name?: string })?.name === 'AbortError' || c instanceof quicErrors.ErrorQUICConnectionStartTimeout)) {
+      return new DialTimeout(address, handshakeMs, 'handshake');
+    }
+    return new DialFailed(address, errMessage(e), { cause: e });
+  }
+
+  // ---- accepting -----------------------------------------------------------------
+
+  private attachServer(): void {
+    const server = this.server;
+    server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt: Event) => {
+      try {
+        this.onServerConnection((evt as unknown as { detail: QUICConnection }).detail);
+      } catch (e) {
+        this.logger.error({ err: e }, 'inbound connection handler failed');
+      }
+    });
+    server.addEventListener(quicEvents.EventQUICConnectionStream.name, (evt: Event) => {
+      try {
+        this.onServerStream((evt as unknown as { detail: QUICStream }).detail);
+      } catch (e) {
+        this.logger.error({ err: e }, 'inbound stream handler failed');
+      }
+    });
+    // The only place that knows the address of a peer whose certificate we refused.
+    const s = server as unknown as { acceptConnection?: (remote: { host: string; port: number }, ...rest: unknown[]) => Promise<unknown> };
+    const original = s.acceptConnection;
+    if (typeof original === 'function') {
+      s.acceptConnection = async (remote, ...rest) => {
+        try {
+          return await original.call(server, remote, ...rest);
+        } catch (e) {
+          try {
+            this.onAcceptFailure(remote, e);
+          } catch {
+            // never throw from here
+          }
+          throw e;
+        }
+      };
+    }
+  }
+
+  private verifyInbound(certs: Uint8Array[]): number | undefined {
+    const r = this.verify(certs, new Date());
+    return r.ok ? undefined : cryptoCodeFor(r.reason);
+  }
+
+  private onAcceptFailure(remote: { host: string; port: number }, e: unknown): void {
+    const address = formatAddress(String(remote.host), Number(remote.port));
+    for (const c of causeChain(e)) {
+      if (c instanceof quicErrors.ErrorQUICConnectionLocalTLS) {
+        const reason = reasonForCryptoCode((c as { data?: { errorCode?: number } }).data?.errorCode);
+        this.tlsRejected++;
+        this.logRefusal('tls', address, reason, 'refused the peer certificate');
+        return;
+      }
+    }
+    this.logger.debug({ remote: address, err: errMessage(e) }, 'inbound handshake failed');
+  }
+
+  private onServerConnection(connection: QUICConnection): void {
+    if (this.stopped) {
+      void connection.stop({ force: true }).catch(() => {});
+      return;
+    }
+    let state = this.inbound.get(connection);
+    if (!state) {
+      state = {};
+      this.inbound.set(connection, state);
+      connection.closedP.then(
+        () => this.forgetInbound(connection),
+        () => this.forgetInbound(connection),
+      );
+    }
+    if (!state.peer && !state.timer) {
+      // A peer that completes TLS but never opens its stream is dropped after the hello timeout.
+      const remote = formatAddress(connection.remoteHost, connection.remotePort);
+      state.timer = setTimeout(() => {
+        const s = this.inbound.get(connection);
+        if (s && !s.peer) {
+          this.countHelloRefusal('inbound', remote, 'no-hello');
+          void connection.stop({ force: true }).catch(() => {});
+        }
+      }, this.opts.helloTimeoutMs);
+    }
+  }
+
+  private forgetInbound(connection: QUICConnection): void {
+    const state = this.inbound.get(connection);
+    if (state?.timer) clearTimeout(state.timer);
+    this.inbound.delete(connection);
+  }
+
+  private onServerStream(stream: QUICStream): void {
+    const connection = (stream as unknown as { connection?: QUICConnection }).connection;
+    if (!connection || this.stopped) {
+      stream.cancel(new Error('not accepting streams'));
+      return;
+    }
+    let state = this.inbound.get(connection);
+    if (!state) {
+      state = {};
+      this.inbound.set(connection, state);
+      connection.closedP.then(
+        () => this.forgetInbound(connection),
+        () => this.forgetInbound(connection),
+      );
+    }
+    if (state.peer) {
+      this.extraStreams++;
+      stream.cancel(new Error('one stream per connection'));
+      return;
+    }
+    if (state.timer) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+    const remote = formatAddress(connection.remoteHost, connection.remotePort);
+    const certs = connection.getRemoteCertsChain();
+    const verdict = this.verify(certs, new Date());
+    const peer = this.makeConnection('inbound', connection, stream, () => connection.stop({ force: true }));
+    state.peer = peer;
+    if (!verdict.ok) {
+      // Cannot happen (verifyCallback ran), but never admit without a verified id.
+      this.tlsRejected++;
+      this.logRefusal('tls', remote, verdict.reason, 'refused the peer certificate');
+      void peer.shutdown(`tls:${verdict.reason}`);
+      return;
+    }
+    void this.inboundHello(peer, verdict.nodeId, remote).catch((e) => {
+      this.logger.error({ err: e, remote }, 'inbound hello failed unexpectedly');
+      void peer.shutdown('internal-error');
+    });
+  }
+
+  private async inboundHello(peer: PeerConnection, certId: string, remote: string): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await peer.firstFrame(this.opts.helloTimeoutMs);
+    } catch (e) {
+      if (e instanceof HelloTimeout) {
+        this.countHelloRefusal('inbound', remote, 'no-hello');
+        await peer.shutdown('hello-timeout');
+      }
+      return; // closed before the hello: nothing to count
+    }
+    const hello = parseHello(bytes);
+    const refuse = async (reason: string): Promise<void> => {
+      this.countHelloRefusal('inbound', remote, reason, { certId });
+      peer.sendControl(encodeJson({ type: 'shoal-hello-ack', ok: false, reason }));
+      await peer.flush(REJECT_FLUSH_MS);
+      await peer.shutdown(`hello-rejected:${reason}`);
+    };
+    if (!hello) return refuse('malformed-hello');
+    if (hello.protocolVersion !== TRANSPORT_PROTOCOL_VERSION) return refuse('protocol-version');
+    if (hello.cluster !== this.cluster) return refuse('wrong-cluster');
+    if (hello.nodeId !== certId) return refuse('node-id-mismatch');
+    if (hello.nodeId === this.nodeId) return refuse('same-node-id');
+    try {
+      parseAddress(hello.address);
+    } catch {
+      return refuse('bad-address');
+    }
+    if (peer.closed || this.stopped) return;
+    peer.admit(certId, hello.address);
+    this.admittedIn.add(peer);
+    this.inboundTotal++;
+    peer.sendControl(
+      encodeJson({
+        type: 'shoal-hello-ack',
+        ok: true,
+        cluster: this.cluster,
+        nodeId: this.nodeId,
+        address: this.address,
+        protocolVersion: TRANSPORT_PROTOCOL_VERSION,
+      }),
+    );
+    this.logger.debug({ peer: certId, peerAddress: hello.address, remote }, 'inbound connection admitted');
+    for (const l of [...this.listeners]) {
+      try {
+        l(peer);
+      } catch (e) {
+        this.logger.error({ err: e }, "'connection' listener threw");
+      }
+    }
+  }
+
+  // ---- shared helpers ------------------------------------------------------------
+
+  private makeConnection(direction: 'inbound' | 'outbound', connection: QUICConnection, stream: QUICStream, destroy: () => Promise<void>): PeerConnection {
+    const conn = new PeerConnection({
+      direction,
+      connection,
+      stream,
+      destroy,
+      remoteAddress: formatAddress(connection.remoteHost, connection.remotePort),
+      maxFrameBytes: this.opts.maxFrameBytes,
+      maxQueuedBytes: this.opts.maxQueuedBytes,
+      counters: this.counters,
+      isBlocked: (c) => this.blocked.size > 0 && (this.blocked.has(c.peerAddress) || this.blocked.has(c.remoteAddress)),
+      logger: this.logger,
+      onClosed: (c, reason) => this.onConnectionClosed(c, reason),
+    });
+    this.live.add(conn);
+    return conn;
+  }
+
+  private onConnectionClosed(conn: PeerConnection, reason: CloseReason): void {
+    this.live.delete(conn);
+    const wasAdmitted = this.admittedIn.delete(conn) || this.admittedOut.delete(conn);
+    if (wasAdmitted && !this.stopped) this.logger.debug({ peer: conn.peerId, reason }, 'connection closed');
+  }
+
+  private countHelloRefusal(direction: 'inbound' | 'outbound', address: string, reason: string, extra: Record<string, unknown> = {}): void {
+    this.helloRejected++;
+    this.logRefusal('hello', address, reason, direction === 'inbound' ? 'refused an inbound hello' : 'refused the answer to our hello', extra);
+  }
+
+  private logRefusal(kind: 'tls' | 'hello', address: string, reason: string, msg: string, extra: Record<string, unknown> = {}): void {
+    const key = `${kind}|${address}|${reason}`;
+    if (this.loggedRefusals.has(key)) {
+      this.logger.debug({ remote: address, reason, ...extra }, msg);
+      return;
+    }
+    if (this.loggedRefusals.size >= MAX_LOGGED_REFUSALS) this.loggedRefusals.clear();
+    this.loggedRefusals.add(key);
+    this.logger.warn({ remote: address, reason, ...extra }, msg);
+  }
+
+  // ---- stopping ------------------------------------------------------------------
+
+  /**
+   * Idempotent. Order: outgoing connections in parallel (force), the server (force,
+   * which closes the inbound ones), then the shared socket. Nothing is left holding the
+   * event loop.
+   */
+  stop(): Promise<void> {
+    if (!this.stopPromise) this.stopPromise = this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopController.abort(new EndpointStopped());
+    for (const state of this.inbound.values()) if (state.timer) clearTimeout(state.timer);
+    const outbound: Promise<void>[] = [];
+    for (const conn of [...this.live]) {
+      if (conn.direction === 'outbound') outbound.push(conn.shutdown('endpoint-stopped'));
+      else void conn.shutdown('endpoint-stopped', { destroy: false });
+    }
+    for (const client of [...this.dialing]) outbound.push(client.destroy({ force: true }).catch(() => {}));
+    await Promise.allSettled(outbound);
+    try {
+      await this.server.stop({ force: true });
+    } catch (e) {
+      this.logger.warn({ err: errMessage(e) }, 'stopping the QUIC server failed');
+    }
+    try {
+      await this.socket.stop({ force: true });
+    } catch (e) {
+      this.logger.warn({ err: errMessage(e) }, 'stopping the QUIC socket failed');
+    }
+    this.inbound.clear();
+    this.listeners.clear();
+    this.logger.info({ address: this.address }, 'QUIC endpoint stopped');
+  }
+}
