@@ -24,6 +24,7 @@ import type {
   PushPullMessage,
 } from './messages.js';
 import { HealthChecker } from './phi-accrual.js';
+import { supersedes } from './incarnation.js';
 import { ProbeScheduler } from './probe-scheduler.js';
 import { randomInt, sample, type Random } from './random.js';
 import { Registry, type MemberQuery } from './registry.js';
@@ -452,6 +453,10 @@ export class SwimNode {
   /** Applies one update about any member (including ourselves) received from `from`. */
   private apply(u: MemberUpdate, from: string): void {
     const now = this.clock.now();
+    if (!u.id || !u.address) {
+      this.counters.updatesRejected++;
+      return;
+    }
     if (u.id === this.id) {
       this.applyAboutSelf(u);
       return;
@@ -465,22 +470,23 @@ export class SwimNode {
         return;
       }
     }
+    if (current && !supersedes(u, current)) {
+      // Lifeguard: an independent suspicion of an already suspected member shortens the timeout.
+      if (u.state === 'suspect' && current.state === 'suspect' && u.incarnation === current.incarnation) {
+        const s = this.suspicions.get(u.id);
+        if (s && s.suspicion.confirm(u.by ?? from)) {
+          this.rearmSuspicion(u.id);
+          this.broadcasts.enqueue({ id: u.id, address: u.address, incarnation: u.incarnation, state: 'suspect', by: u.by ?? from });
+        }
+      }
+      return;
+    }
     if (u.tags && tagsSize(u.tags) > this.config.maxTagsBytes) {
       this.counters.updatesRejected++;
       return;
     }
     const result = this.registry.apply(u, now);
-    if (!result.applied) {
-      // Lifeguard: an independent suspicion of an already suspected member shortens the timeout.
-      if (u.state === 'suspect' && current?.state === 'suspect' && u.incarnation === current.incarnation) {
-        const s = this.suspicions.get(u.id);
-        if (s && s.suspicion.confirm(u.by ?? from)) {
-          this.rearmSuspicion(u.id);
-          this.broadcasts.enqueue({ ...u, tags: undefined });
-        }
-      }
-      return;
-    }
+    if (!result.applied) return;
     const member = result.member!;
     this.track(member, result.previous?.state);
     if (member.state === 'alive' || member.state === 'suspect') this.scheduler.add(member.id);
