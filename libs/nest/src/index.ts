@@ -1,0 +1,17 @@
+export { ShoalModule } from './shoal.module.js';
+export { SHOAL_MODULE_OPTIONS, type ShoalModuleAsyncOptions, type ShoalModuleForRootOptions } from './shoal.module-definition.js';
+export { SHOAL_OPTIONS, SHOAL_RUNTIME, SHOAL_MEMBER_EVENT_METADATA } from './constants.js';
+export * from './options.js';
+export { ClusterMembership, InvalidTagsError } from './cluster-membership.js';
+export { Registry } from './registry.js';
+export { HealthChecker } from './health-checker.js';
+export { Gossip, type GossipStats } from './gossip.js';
+export { ConnectionPool } from './connection-pool.js';
+export { ShoalHealthIndicator, type ShoalReadiness } from './health.indicator.js';
+export { ShoalMetrics, PROBE_RTT_BUCKETS_SECONDS } from './metrics.js';
+export { OnMemberEvent, MEMBER_EVENT_TYPES } from './on-member-event.decorator.js';
+export { MemberEventExplorer, type MemberEventHandlerRef } from './member-event.explorer.js';
+export { ShoalLifecycle, LEAVE_GRACE_MS, type ShoalPhase } from './lifecycle.js';
+export { ShoalEventBus } from './event-bus.js';
+export { ShoalStatsReader } from './stats-reader.js';
+export { MemberQueryError, toMemberQuery, type MembershipQuery } from './query.js';
