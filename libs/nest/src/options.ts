@@ -85,12 +85,20 @@ export class ShoalPoolOptions {
   @IsOptional() @IsInt() @Min(0) @Max(MAX_TIMEOUT_MS) closeTimeoutMs?: number;
 }
 
+const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens (a trailing dot allowed). */
+function isHostName(v: string): boolean {
+  const labels = (v.endsWith('.') ? v.slice(0, -1) : v).split('.');
+  return labels.every((l) => HOST_LABEL.test(l));
+}
+
 function IsHost(opts?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isHost',
       validator: {
-        validate: (v: unknown) => typeof v === 'string' && (isIP(v) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62}\.?)*$/.test(v)) && v.length <= 253,
+        validate: (v: unknown) => typeof v === 'string' && v.length <= 253 && (isIP(v) !== 0 || isHostName(v)),
         defaultMessage: () => '$property must be an IP address or a host name',
       },
     },

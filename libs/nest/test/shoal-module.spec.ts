@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable, Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MemberEvent } from '@shoal/core';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createClusterCa, issueNodeCertificate, type CertificatePair, type NodeRuntime } from '@shoal/transport-quic';
 import {
@@ -27,8 +28,17 @@ import {
 } from '../src/index.js';
 
 const CLUSTER = 'nest-test';
-/** The runtime logs through this (warnings and errors only, so test output stays readable). */
-const logger = pino({ level: 'warn' });
+/** Every node logs (warnings and errors) into this array, so the tests can read it and the output stays clean. */
+const logLines: Array<{ msg?: string; handler?: string; level?: number }> = [];
+const logger = pino(
+  { level: 'warn' },
+  new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l.trim()) logLines.push(JSON.parse(l) as (typeof logLines)[number]);
+      done();
+    },
+  }),
+);
 
 /** Waits until `check` returns a truthy value, polling; fails with `what` after `ms`. */
 async function waitFor<T>(what: string, check: () => T | undefined | false, ms = 10_000): Promise<T> {
@@ -91,6 +101,9 @@ describe('ShoalModule: options', () => {
 
   const bad: Array<[string, (o: ShoalModuleOptions) => Record<string, unknown>]> = [
     ['bindPort', (o) => ({ ...o, bindPort: 70_000 })],
+    ['bindHost', (o) => ({ ...o, bindHost: 'bad_host!' })],
+    ['advertise', (o) => ({ ...o, advertise: '[zz]:7946' })],
+    ['tags', (o) => ({ ...o, tags: { role: 7 } })],
     ['id', (o) => ({ ...o, id: 'no spaces' })],
     ['seeds', (o) => ({ ...o, seeds: ['nohostport'] })],
     ['tls.certPem', (o) => ({ ...o, tls: { ...o.tls, certPem: 'not a pem' } })],
@@ -283,7 +296,8 @@ describe('ShoalModule: a three-node cluster over QUIC', () => {
   }, 20_000);
 
   it('a throwing handler does not stop delivery to others', () => {
-    // EventLog.onUpdatedThrows threw on the tag update above; the other handlers kept going.
+    // EventLog.onUpdatedThrows threw on the tag update above: logged, and the other handlers kept going.
+    expect(logLines.some((l) => l.msg === 'member event handler failed' && l.handler === 'EventLog.onUpdatedThrows')).toBe(true);
     expect(a.get(EventLog).all.some((e) => e.type === 'updated')).toBe(true);
     expect(a.get(EventLog).gone.length).toBeGreaterThan(0);
   });
