@@ -237,6 +237,22 @@ export class PeerConnection {
     clearTimeout(timer);
   }
 
+  /** @internal Resolves when the connection has closed (true) or after `timeoutMs` (false). */
+  waitClosed(timeoutMs: number): Promise<boolean> {
+    if (this._closed) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.closeListeners.delete(onClose);
+        resolve(false);
+      }, timeoutMs);
+      const onClose = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.closeListeners.add(onClose);
+    });
+  }
+
   /** @internal The first frame on the stream (the hello or its answer), within `timeoutMs`. */
   firstFrame(timeoutMs: number): Promise<Uint8Array> {
     const early = this.preFrames.shift();
@@ -279,12 +295,16 @@ export class PeerConnection {
     if (this.closePromise) return this.closePromise;
     this._closed = true;
     this._closeReason = reason;
-    this.writer.close();
     this.pendingMessages = [];
     this.preFrames = [];
-    const waiter = this.helloWaiter;
-    this.helloWaiter = undefined;
-    waiter?.reject(new HelloAborted(this.describeClose()));
+    try {
+      this.writer.close();
+      const waiter = this.helloWaiter;
+      this.helloWaiter = undefined;
+      waiter?.reject(new HelloAborted(this.describeClose()));
+    } catch (e) {
+      this.logger.error({ err: e }, 'closing the connection state failed');
+    }
     try {
       this.onClosedHook(this, reason);
     } catch (e) {

@@ -75,6 +75,22 @@ describe('QuicEndpoint: admission', () => {
     expect(a.stats().sendDropped).toBe(1);
   });
 
+  it('holds frames that arrive before a message listener exists (the server may talk first)', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const b = await start('node-b', await cluster.tls('node-b'));
+    b.on('connection', (c) => {
+      c.send(enc.encode('welcome-1'));
+      c.send(enc.encode('welcome-2'));
+    });
+    const out = await a.dial(b.address);
+    await waitFor(() => a.stats().framesIn === 2, 3000, 'frames to arrive at A');
+    const got: string[] = [];
+    out.on('message', (m) => got.push(dec.decode(m)));
+    await waitFor(() => got.length === 2, 1000, 'held frames delivered');
+    expect(got).toEqual(['welcome-1', 'welcome-2']);
+  });
+
   it('refuses a hello from another cluster; no connection is handed out', async () => {
     const cluster = await makeCluster();
     const a = await start('node-a', await cluster.tls('node-a'), { cluster: 'blue' });

@@ -67,6 +67,8 @@ const MAX_TIMEOUT_MS = 600_000;
 const MAX_IDLE_MS = 86_400_000;
 /** How long a rejected hello waits for its answer to reach the stream before closing. */
 const REJECT_FLUSH_MS = 200;
+/** After a negative answer, how long we let the dialer hang up first (it closes once it reads the answer). */
+const REJECT_LINGER_MS = 500;
 /** Distinct (kind, address, reason) refusals remembered for log-once; cleared when full. */
 const MAX_LOGGED_REFUSALS = 4096;
 const CLUSTER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -631,6 +633,7 @@ export class QuicEndpoint {
       await client.destroy({ force: true }).catch(() => {});
       throw new EndpointStopped();
     }
+    const handshakeDoneAt = Date.now();
     this.dialing.add(client);
     let conn: PeerConnection;
     try {
@@ -708,7 +711,7 @@ export class QuicEndpoint {
     conn.admit(serverId, peerAddress);
     this.admittedOut.add(conn);
     this.outboundTotal++;
-    this.logger.debug({ peer: serverId, peerAddress, ms: Date.now() - started }, 'outbound connection admitted');
+    this.logger.debug({ peer: serverId, peerAddress, handshakeMs: handshakeDoneAt - started, helloMs: Date.now() - handshakeDoneAt }, 'outbound connection admitted');
     return conn;
   }
 
@@ -881,6 +884,8 @@ export class QuicEndpoint {
       this.countHelloRefusal('inbound', remote, reason, { certId });
       peer.sendControl(encodeJson({ type: 'shoal-hello-ack', ok: false, reason }));
       await peer.flush(REJECT_FLUSH_MS);
+      // Closing at once could reset the stream before the answer leaves; the dialer hangs up when it reads it.
+      await peer.waitClosed(REJECT_LINGER_MS);
       await peer.shutdown(`hello-rejected:${reason}`);
     };
     if (!hello) return refuse('malformed-hello');
