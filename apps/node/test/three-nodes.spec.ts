@@ -5,105 +5,29 @@
  * logs member.failed within the bound computed from the preset.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { PRESETS } from '@shoal/core';
 import { issueNodeCertificate, writeCaFiles, writeNodeFiles } from '@shoal/transport-quic';
 import { failureDetectionBoundMs } from '../src/bounds.js';
 import { SHUTDOWN_CLOSE_ALLOWANCE_MS } from '../src/flags.js';
-
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+import { getJson, MAIN, NodeProc, spawnNode, until } from './support/node-proc.js';
 const PRESET = 'local' as const;
 const CONFIG = PRESETS[PRESET];
 const SHUTDOWN_BOUND_MS = CONFIG.leaveTimeoutMs + SHUTDOWN_CLOSE_ALLOWANCE_MS;
 const START_TIMEOUT_MS = 10_000;
 const CONVERGE_TIMEOUT_MS = 10_000;
 
-type Line = Record<string, unknown> & { event?: string; member?: string };
-
-class NodeProc {
-  readonly lines: Line[] = [];
-  readonly stderr: string[] = [];
-  private waiters: { pred: (l: Line) => boolean; resolve: (l: Line) => void }[] = [];
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exited = false;
-  gossip = '';
-  admin = '';
-
-  constructor(
-    readonly id: string,
-    readonly child: ChildProcess,
-  ) {
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      let line: Line;
-      try {
-        line = JSON.parse(text) as Line;
-      } catch {
-        return;
-      }
-      this.lines.push(line);
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.pred(line)) return true;
-        w.resolve(line);
-        return false;
-      });
-    });
-    child.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
-    this.exit = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.exited = true;
-        resolve({ code, signal });
-      }),
-    );
-  }
-
-  /** The first line (already logged or to come) matching `pred`, or a rejection after `ms`. */
-  waitFor(pred: (l: Line) => boolean, ms: number, what: string): Promise<Line> {
-    const seen = this.lines.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (l: Line) => (clearTimeout(timer), resolve(l)) };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`${this.id}: no ${what} within ${ms} ms\nstderr: ${this.stderr.join('').slice(-2000)}`));
-      }, ms);
-      this.waiters.push(w);
-    });
-  }
-
-  memberEvents(event: string, member: string): Line[] {
-    return this.lines.filter((l) => l.event === event && l.member === member);
-  }
-}
-
-async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(3000) });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond().catch(() => false)) return;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('three nodes on the built app', () => {
   let dir: string;
   const nodes: NodeProc[] = [];
 
   function start(id: string, seeds: string[]): NodeProc {
-    const args = [MAIN, '--id', id, '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--preset', PRESET, '--data-dir', path.join(dir, id)];
+    const args = ['--id', id, '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--preset', PRESET, '--data-dir', path.join(dir, id)];
     args.push('--tls-ca', path.join(dir, 'ca', 'ca.pem'), '--tls-cert', path.join(dir, 'ca', `${id}.pem`), '--tls-key', path.join(dir, 'ca', `${id}-key.pem`));
     if (seeds.length) args.push('--seeds', seeds.join(','));
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG_LEVEL: 'info' } });
-    const n = new NodeProc(id, child);
+    const n = spawnNode(id, args);
     nodes.push(n);
     return n;
   }
