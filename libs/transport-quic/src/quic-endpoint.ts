@@ -264,8 +264,7 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
   if (!own.ok) ownCertProblem = `does not verify against tls.caPem (${own.reason})`;
   else if (own.nodeId !== opts.nodeId) ownCertProblem = `names node ${own.nodeId}, not ${opts.nodeId}`;
   if (ownCertProblem && opts.allowInvalidOwnCertificate !== true) throw new InvalidOptionError('tls.certPem', ownCertProblem);
-  let maxFrameBytes: number;
-  maxFrameBytes = validateMaxFrameBytes(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  const maxFrameBytes = validateMaxFrameBytes(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
   const maxQueuedBytes = intIn('maxQueuedBytes', opts.maxQueuedBytes, Math.max(DEFAULT_MAX_QUEUED_BYTES, maxFrameBytes + FRAME_HEADER_BYTES), maxFrameBytes + FRAME_HEADER_BYTES, 2 ** 31);
   const handshakeTimeoutMs = intIn('handshakeTimeoutMs', opts.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
   const helloTimeoutMs = intIn('helloTimeoutMs', opts.helloTimeoutMs, DEFAULT_HELLO_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);

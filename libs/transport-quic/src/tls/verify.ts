@@ -64,39 +64,55 @@ export function nodeIdFromCertificate(cert: x509.X509Certificate): string | unde
   return isValidNodeId(id) ? id : undefined;
 }
 
-/** A verifier bound to one CA, parsed once. */
+/** Time-independent facts about a leaf, cached per DER so repeat handshakes skip the parsing. */
+type LeafFacts =
+  | { kind: 'fail'; reason: PeerVerifyFailure }
+  | { kind: 'ok'; nodeId: string | undefined; notBefore: number; notAfter: number };
+
+/** Leaves remembered per verifier (FIFO). A peer's certificate is checked again on every handshake. */
+export const VERIFIED_LEAF_CACHE_SIZE = 1024;
+
+/** A verifier bound to one CA, parsed once; leaf parsing results are cached by DER. */
 export function createPeerVerifier(caCertPem: string): (chainDer: readonly Uint8Array[] | undefined, now: Date) => PeerVerifyResult {
   const ca = loadCa(caCertPem);
-  return (chainDer, now) => verifyWithCa(ca, chainDer, now);
+  const cache = new Map<string, LeafFacts>();
+  return (chainDer, now) => {
+    const leafDer = chainDer?.[0];
+    if (!leafDer || leafDer.byteLength === 0) return { ok: false, reason: 'missing' };
+    const buf = Buffer.from(leafDer.buffer, leafDer.byteOffset, leafDer.byteLength);
+    const key = buf.toString('base64');
+    let facts = cache.get(key);
+    if (!facts) {
+      facts = leafFacts(ca, buf);
+      if (cache.size >= VERIFIED_LEAF_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(key, facts);
+    }
+    if (facts.kind === 'fail') return { ok: false, reason: facts.reason };
+    const t = now.getTime();
+    if (t < facts.notBefore || t < ca.notBefore.getTime()) return { ok: false, reason: 'not-yet-valid' };
+    if (t > facts.notAfter || t > ca.notAfter.getTime()) return { ok: false, reason: 'expired' };
+    if (facts.nodeId === undefined) return { ok: false, reason: 'no-node-id' };
+    return { ok: true, nodeId: facts.nodeId };
+  };
 }
 
-function verifyWithCa(ca: TrustedCa, chainDer: readonly Uint8Array[] | undefined, now: Date): PeerVerifyResult {
-  const leafDer = chainDer?.[0];
-  if (!leafDer || leafDer.byteLength === 0) return { ok: false, reason: 'missing' };
+function leafFacts(ca: TrustedCa, buf: Buffer): LeafFacts {
   let leaf: x509.X509Certificate;
   let nodeLeaf: NodeX509;
   try {
-    const buf = Buffer.from(leafDer.buffer, leafDer.byteOffset, leafDer.byteLength);
     leaf = new x509.X509Certificate(buf);
     nodeLeaf = new NodeX509(buf);
   } catch {
     // Not a certificate at all: nothing can vouch for it.
-    return { ok: false, reason: 'bad-signature' };
+    return { kind: 'fail', reason: 'bad-signature' };
   }
-  const isTheCa = Buffer.compare(Buffer.from(leaf.rawData), ca.der) === 0;
-  if (!isTheCa && leaf.subject === leaf.issuer && safeVerify(nodeLeaf, nodeLeaf.publicKey)) {
-    return { ok: false, reason: 'self-signed' };
-  }
-  if (leaf.issuer !== ca.subject) return { ok: false, reason: 'unknown-ca' };
+  const isTheCa = Buffer.compare(buf, ca.der) === 0;
+  if (!isTheCa && leaf.subject === leaf.issuer && safeVerify(nodeLeaf, nodeLeaf.publicKey)) return { kind: 'fail', reason: 'self-signed' };
+  if (leaf.issuer !== ca.subject) return { kind: 'fail', reason: 'unknown-ca' };
   const aki = leaf.getExtension(x509.AuthorityKeyIdentifierExtension);
-  if (aki?.keyId && ca.keyId && aki.keyId.toLowerCase() !== ca.keyId) return { ok: false, reason: 'unknown-ca' };
-  if (!safeVerify(nodeLeaf, ca.publicKey)) return { ok: false, reason: 'bad-signature' };
-  const t = now.getTime();
-  if (t < leaf.notBefore.getTime() || t < ca.notBefore.getTime()) return { ok: false, reason: 'not-yet-valid' };
-  if (t > leaf.notAfter.getTime() || t > ca.notAfter.getTime()) return { ok: false, reason: 'expired' };
-  const nodeId = nodeIdFromCertificate(leaf);
-  if (nodeId === undefined) return { ok: false, reason: 'no-node-id' };
-  return { ok: true, nodeId };
+  if (aki?.keyId && ca.keyId && aki.keyId.toLowerCase() !== ca.keyId) return { kind: 'fail', reason: 'unknown-ca' };
+  if (!safeVerify(nodeLeaf, ca.publicKey)) return { kind: 'fail', reason: 'bad-signature' };
+  return { kind: 'ok', nodeId: nodeIdFromCertificate(leaf), notBefore: leaf.notBefore.getTime(), notAfter: leaf.notAfter.getTime() };
 }
 
 function safeVerify(cert: NodeX509, key: KeyObject): boolean {
