@@ -42,7 +42,7 @@ export function newCounters(): TransportCounters {
 
 export type PeerDirection = 'inbound' | 'outbound';
 
-/** Why a connection closed: 'local-close', 'endpoint-stopped', 'peer-closed', 'idle-timeout', 'stream-ended', 'bad-frame:<reason>', 'send-failed', 'hello-…', 'peer-refused-tls:<reason>' … */
+/** Why a connection closed: 'local-close', 'endpoint-stopped', 'peer-closed', 'idle-timeout', 'stream-ended', 'stream-reset' (peer reset the stream or closed the connection), 'bad-frame:<reason>', 'send-failed', 'hello-…', 'peer-refused-tls:<reason>' … */
 export type CloseReason = string;
 
 export interface PeerConnectionEvents {
@@ -394,7 +394,7 @@ export class PeerConnection {
     } catch (e) {
       if (!this._closed) {
         this.logger.debug({ err: errMessage(e) }, 'stream read failed');
-        void this.shutdown(reasonFromQuicError(this.quicError) ?? 'stream-error');
+        void this.shutdown(reasonFromQuicError(this.quicError) ?? 'stream-reset');
       }
     }
   }
