@@ -29,6 +29,6 @@ describe('process lifetime', () => {
     expect(stdout).toContain('exchanged ping');
     const stoppedAt = Number(/stopped (\d+)/.exec(stdout)?.[1]);
     // Nothing keeps the loop alive after stop(): the exit follows promptly.
-    expect(result.exitedAt - stoppedAt).toBeLessThan(1000);
+    expect(result.exitedAt - stoppedAt).toBeLessThan(3000);
   }, 30_000);
 });
