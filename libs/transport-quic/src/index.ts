@@ -7,5 +7,20 @@ export { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
 export * from './peer-connection.js';
 export * from './quic-endpoint.js';
 export { runCertsCli, CERTS_USAGE, type CertsCliIo } from './certs-cli.js';
-export type { ConnectionPoolOptions, PoolStats } from './connection-pool.js';
+export {
+  ConnectionPool,
+  POOL_DEFAULTS,
+  PoolError,
+  PoolExhausted,
+  PeerUnreachable,
+  PoolClosed,
+  PoolConfigError,
+  InvalidPeer,
+  DialTimeout as PoolDialTimeout,
+  DialFailed as PoolDialFailed,
+  type ConnectionPoolOptions,
+  type PoolStats,
+  type Lease,
+  type PoolConnection,
+} from './connection-pool.js';
 export * from './node-runtime.js';
