@@ -218,6 +218,23 @@ describe('SwimNode', () => {
     expect(a.stats().probes - before).toBeLessThan(12);
   });
 
+  it('probes a member whose phi is over the threshold next, ahead of the round-robin order', () => {
+    const w = new Wire(lan, 3);
+    const nodes = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id) => w.add(id));
+    for (const n of nodes.slice(1)) w.join(n, nodes[0]!);
+    w.runUntil(60_000);
+    const a = nodes[0]!;
+    w.down.add('h');
+    // Step until a's phi for h crosses the threshold, then the very next ping a sends goes to h.
+    let t = w.clock.now();
+    while (a.phi('h') <= lan.phiThreshold && t < 200_000) w.runUntil((t += 50));
+    expect(a.phi('h')).toBeGreaterThan(lan.phiThreshold);
+    const from = w.log.length;
+    w.runUntil(t + 2 * lan.probeIntervalMs);
+    const nextPing = w.log.slice(from).find((l) => l.from === 'a' && l.message.type === 'ping');
+    expect(nextPing?.to).toBe('h:7946');
+  });
+
   it('drops pings addressed to another member id and counts them', () => {
     const { w, a } = threeNodes();
     w.handle(a, a.receive({ type: 'ping', from: 'x', addr: 'x:1', seq: 1, target: 'someone-else', updates: [] }));
