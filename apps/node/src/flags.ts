@@ -78,7 +78,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'tlsCert', flag: 'tls-cert', env: 'SHOAL_TLS_CERT', arg: '<file>', default: 'dev certificate in <data-dir>/tls', help: 'this node\'s certificate (PEM), issued for its id' },
   { key: 'tlsKey', flag: 'tls-key', env: 'SHOAL_TLS_KEY', arg: '<file>', default: 'dev key in <data-dir>/tls', help: 'this node\'s private key (PEM)' },
   { key: 'dataDir', flag: 'data-dir', env: 'SHOAL_DATA_DIR', arg: '<dir>', default: DEFAULT_DATA_DIR, help: 'where the generated id and dev certificates are kept (relative to the working directory)' },
-  { key: 'logLevel', flag: 'log-level', env: 'SHOAL_LOG_LEVEL', arg: LOG_LEVELS.join('|'), default: DEFAULT_LOG_LEVEL, help: 'log level (membership changes are logged at info and warn)' },
+  { key: 'logLevel', flag: 'log-level', env: 'SHOAL_LOG_LEVEL', arg: '<level>', default: DEFAULT_LOG_LEVEL, help: `log level: ${LOG_LEVELS.join(', ')} (membership changes log at info and warn)` },
   {
     key: 'shutdownTimeout',
     flag: 'shutdown-timeout',
