@@ -2,10 +2,11 @@
  * Runs one membership node: flags → data dir (id, certificates) → Nest application
  * (ShoalModule + admin HTTP) → banner; then waits for SIGTERM/SIGINT or POST /v1/leave.
  *
- * Shutdown: the node stops being ready, leaves (incarnation + 1, spread to
- * leaveMinSends members or leaveTimeoutMs), closes streams, pool, socket and HTTP, and
- * exits 0. If that takes longer than --shutdown-timeout, it exits 1. A second signal at
- * least SECOND_SIGNAL_MIN_GAP_MS after the first exits 1 at once.
+ * Shutdown (shutdown.ts): the node stops being ready, leaves (incarnation + 1, spread to
+ * leaveMinSends members or leaveTimeoutMs), closes streams, pool, socket and HTTP (open
+ * admin connections are dropped), and exits 0. If that takes longer than
+ * --shutdown-timeout, it exits 1. A second signal at least SECOND_SIGNAL_MIN_GAP_MS after
+ * the first exits 1 at once.
  *
  * Exit codes: 0 clean shutdown, 1 failure (start-up or forced), 2 bad flag or variable.
  */
@@ -26,7 +27,8 @@ import { AppModule } from './app.module.js';
 import type { NodeContext } from './context.js';
 import { acquireNodeId, loadNodeTls, type HeldId, type NodeTls } from './data-dir.js';
 import { DEFAULT_CLUSTER, DEFAULT_DATA_DIR, DEFAULT_HTTP, DEFAULT_PRESET, FlagError, nodeHelp, parseNodeArgs, type NodeSettings } from './flags.js';
-import { createLogger, NODE_STARTED_EVENT, NODE_STOPPED_EVENT, NODE_STOPPING_EVENT, PinoNestLogger } from './logger.js';
+import { createLogger, NODE_STARTED_EVENT, PinoNestLogger } from './logger.js';
+import { Shutdown } from './shutdown.js';
 
 /** A repeated signal closer than this to the first is taken as the same request (a terminal's Ctrl+C reaches both nx and the node). */
 export const SECOND_SIGNAL_MIN_GAP_MS = 500;
@@ -125,56 +127,36 @@ export async function runNode(argv: readonly string[], opts: RunNodeOptions = {}
     fail(1, `cannot resolve --advertise: ${(e as Error).message}`, log, e);
   }
 
-  let stopping: { at: number } | undefined;
   let app: NestExpressApplication | undefined;
-  const shutdown = async (reason: string): Promise<void> => {
-    if (stopping) return;
-    stopping = { at: Date.now() };
-    log.info({ event: NODE_STOPPING_EVENT, reason, boundMs: s.shutdownTimeoutMs }, 'leaving the cluster and shutting down');
-    const force = setTimeout(() => {
-      log.error({ event: NODE_STOPPED_EVENT, forced: true, boundMs: s.shutdownTimeoutMs }, 'shutdown did not finish within the bound: exiting');
-      held.release();
-      process.exit(1);
-    }, s.shutdownTimeoutMs);
-    try {
+  const shutdown = new Shutdown({
+    boundMs: s.shutdownTimeoutMs,
+    secondSignalGapMs: SECOND_SIGNAL_MIN_GAP_MS,
+    close: async () => {
       await app?.close();
-    } catch (e) {
-      log.error({ err: e }, 'error while closing');
-    }
-    clearTimeout(force);
-    held.release();
-    log.info({ event: NODE_STOPPED_EVENT, ms: Date.now() - stopping.at }, 'stopped');
-    process.exit(0);
-  };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (!stopping) {
-      void shutdown(signal);
-      return;
-    }
-    if (Date.now() - stopping.at < SECOND_SIGNAL_MIN_GAP_MS) return;
-    log.error({ signal }, 'second signal during shutdown: exiting now');
-    held.release();
-    process.exit(1);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+    },
+    cleanup: () => held.release(),
+    exit: (code) => process.exit(code),
+    log,
+  });
+  process.on('SIGTERM', () => shutdown.signal('SIGTERM'));
+  process.on('SIGINT', () => shutdown.signal('SIGINT'));
   process.on('uncaughtException', (e) => {
     log.fatal({ err: e }, 'uncaught exception');
-    held.release();
-    process.exit(1);
+    shutdown.abort(1);
   });
   process.on('unhandledRejection', (e) => {
     log.fatal({ err: e }, 'unhandled promise rejection');
-    held.release();
-    process.exit(1);
+    shutdown.abort(1);
   });
 
-  const ctx: NodeContext = { settings: s, id: held.id, log, rootLog, requestShutdown: (reason) => void shutdown(reason) };
+  const ctx: NodeContext = { settings: s, id: held.id, log, rootLog, requestShutdown: (reason) => shutdown.request(reason) };
   try {
     app = await NestFactory.create<NestExpressApplication>(AppModule.register({ ctx, tls, advertise }), new ExpressAdapter(), {
       logger: new PinoNestLogger(log.child({ component: 'nest' })),
       abortOnError: false,
       bodyParser: false,
+      // On close, drop open admin connections: a slow client must not hold up the exit.
+      forceCloseConnections: true,
     });
     app.useBodyParser('json', { limit: MAX_BODY_BYTES });
     app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
@@ -182,7 +164,7 @@ export async function runNode(argv: readonly string[], opts: RunNodeOptions = {}
     held.release();
     fail(1, `cannot start: ${(e as Error).message}`, log, e);
   }
-  if (stopping) return; // a signal came during start-up: the shutdown is under way
+  if (shutdown.started) return; // a signal came during start-up: the shutdown is under way
   try {
     await app.listen(s.httpPort, s.httpHost);
   } catch (e) {

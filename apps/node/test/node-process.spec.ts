@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -157,7 +158,17 @@ describe('the built node app', () => {
     const { id } = await started(again);
     expect(id).toBe(idA);
     expect(again.lines.find((l) => l.msg === 'using development certificates (not for production: every node sharing this data dir shares the CA key)')).toMatchObject({ created: false });
+    // A client that never finishes its request does not hold the exit up (the bound is 10 s).
+    const [host, port] = again.admin.replace('http://', '').split(':');
+    const slow = net.connect(Number(port), host);
+    slow.on('error', () => undefined); // the node resets it on the way out
+    const slowClosed = new Promise((r) => slow.once('close', r));
+    await new Promise((r) => slow.once('connect', r));
+    slow.write('PUT /v1/self/tags HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    const t0 = Date.now();
     again.child.kill('SIGTERM');
     expect((await again.exit).code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await slowClosed;
   }, 20_000);
 });
