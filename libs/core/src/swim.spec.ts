@@ -219,7 +219,8 @@ describe('SwimNode', () => {
   });
 
   it('probes a member whose phi is over the threshold next, ahead of the round-robin order', () => {
-    const w = new Wire(lan, 3);
+    // Long suspicions keep h suspect (not failed) while its phi climbs.
+    const w = new Wire({ ...lan, suspicionMult: 50 }, 3);
     const nodes = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id) => w.add(id));
     for (const n of nodes.slice(1)) w.join(n, nodes[0]!);
     w.runUntil(60_000);
@@ -233,6 +234,37 @@ describe('SwimNode', () => {
     w.runUntil(t + 2 * lan.probeIntervalMs);
     const nextPing = w.log.slice(from).find((l) => l.from === 'a' && l.message.type === 'ping');
     expect(nextPing?.to).toBe('h:7946');
+  });
+
+  it('answers outdated bad news with the newer record, straight back to its sender', () => {
+    const { w, a, b } = threeNodes();
+    w.handle(b, b.setTags({ v: '2' })); // b is now at incarnation 1
+    w.runUntil(w.clock.now() + 2000);
+    const from = w.log.length;
+    // c still gossips an old suspicion of b (incarnation 0): a corrects c directly.
+    w.handle(a, a.receive({ type: 'gossip', from: 'c', addr: 'c:7946', updates: [{ id: 'b', address: 'b:7946', incarnation: 0, state: 'suspect', by: 'c' }] }));
+    const reply = w.log.slice(from).find((l) => l.from === 'a' && l.to === 'c:7946');
+    expect(reply?.message).toMatchObject({ type: 'gossip', updates: [{ id: 'b', incarnation: 1, state: 'alive' }] });
+    expect(a.stats().corrections).toBe(1);
+    // Not again within the same probe interval.
+    w.handle(a, a.receive({ type: 'gossip', from: 'c', addr: 'c:7946', updates: [{ id: 'b', address: 'b:7946', incarnation: 0, state: 'suspect', by: 'c' }] }));
+    expect(a.stats().corrections).toBe(1);
+  });
+
+  it('a failed probe of a member already suspected counts as an independent confirmation', () => {
+    const w = new Wire(lan);
+    const nodes = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => w.add(id));
+    for (const n of nodes.slice(1)) w.join(n, nodes[0]!);
+    w.runUntil(5000);
+    w.down.add('f');
+    const crashAt = w.clock.now();
+    w.runUntil(crashAt + 30_000);
+    const failedAt = w.events.filter((e) => e.event.member.id === 'f' && e.event.type === 'failed').map((e) => e.event.time);
+    expect(failedAt.length).toBe(5);
+    // n = 6: min = 4 s, max = 24 s, k = 2. Without confirmations the first failure would come
+    // no sooner than 24 s after the first suspicion; with them it comes well before.
+    const firstSuspect = w.events.find((e) => e.event.member.id === 'f' && e.event.type === 'suspect')!.event.time;
+    expect(Math.min(...failedAt) - firstSuspect).toBeLessThan(12_000);
   });
 
   it('drops pings addressed to another member id and counts them', () => {

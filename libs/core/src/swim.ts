@@ -58,6 +58,8 @@ export interface SwimStats {
   updatesRejected: number;
   /** Pings addressed to another member id than ours (stale address). */
   misaddressed: number;
+  /** Outdated bad news answered with our newer record (see maybeCorrect). */
+  corrections: number;
   joinAttempts: number;
   pushPulls: number;
   sent: Record<MessageType, number>;
@@ -106,6 +108,11 @@ export class SwimNode {
   private readonly suspicions = new Map<string, { suspicion: Suspicion; timer: TimerHandle }>();
   private readonly pending = new Map<number, PendingProbe>();
   private readonly relays = new Map<number, Relay>();
+  /** Corrections to send back at the end of the current receive(), by sender address. */
+  private readonly corrections = new Map<string, MemberUpdate[]>();
+  private readonly correctedAt = new Map<string, number>();
+  /** Address of the sender of the message being handled (corrections go there). */
+  private correctionFrom: string | undefined;
   /** Other members that are alive or suspect, rebuilt lazily after a state change. */
   private liveIds: string[] | undefined;
   /** Other members currently failed (for gossip to the dead and rejoin attempts). */
@@ -134,6 +141,7 @@ export class SwimNode {
     failuresDeclared: 0,
     updatesRejected: 0,
     misaddressed: 0,
+    corrections: 0,
     joinAttempts: 0,
     pushPulls: 0,
     sent: zeroCounts(),
@@ -202,6 +210,8 @@ export class SwimNode {
     if (this.stopped) return [];
     this.counters.received[message.type]++;
     if (message.from !== this.id) this.health.heartbeat(message.from, this.clock.now());
+    // A relayed ack names the target, not the relay: corrections only go to direct senders.
+    this.correctionFrom = message.type === 'ack' ? undefined : message.addr;
     switch (message.type) {
       case 'ping':
         this.onPing(message);
@@ -222,6 +232,12 @@ export class SwimNode {
         this.onPushPull(message);
         break;
     }
+    this.correctionFrom = undefined;
+    for (const [to, updates] of this.corrections) {
+      this.counters.corrections += updates.length;
+      this.emitSend(to, { type: 'gossip', from: this.id, addr: this.address, updates });
+    }
+    this.corrections.clear();
     return this.flush();
   }
 
@@ -389,7 +405,9 @@ export class SwimNode {
     const delta = probe.expectedNacks > 0 ? probe.expectedNacks - probe.nacks : 1;
     this.awareness.apply(delta);
     const target = this.registry.get(probe.target);
-    if (target && target.state === 'alive' && !this.leaving) {
+    // Suspect an alive target; for one already suspected, our failed probe is an
+    // independent confirmation (Lifeguard), which shortens its suspicion timeout.
+    if (target && (target.state === 'alive' || target.state === 'suspect') && !this.leaving) {
       this.apply({ id: target.id, address: target.address, incarnation: target.incarnation, state: 'suspect', by: this.id }, this.id);
     }
   }
@@ -471,6 +489,7 @@ export class SwimNode {
       }
     }
     if (current && !supersedes(u, current)) {
+      this.maybeCorrect(u, current, from, now);
       // Lifeguard: an independent suspicion of an already suspected member shortens the timeout.
       if (u.state === 'suspect' && current.state === 'suspect' && u.incarnation === current.incarnation) {
         const s = this.suspicions.get(u.id);
@@ -491,7 +510,12 @@ export class SwimNode {
     this.track(member, result.previous?.state);
     if (member.state === 'alive' || member.state === 'suspect') this.scheduler.add(member.id);
     if (member.state !== 'suspect') this.clearSuspicion(member.id);
-    if (member.state === 'suspect' && result.previous?.state !== 'suspect') this.startSuspicion(member, u.by ?? from, now);
+    if (member.state === 'suspect' && result.previous?.state !== 'suspect') {
+      this.startSuspicion(member, u.by ?? from, now);
+      // Probe a new suspect ourselves next: if it lives, the buddy ping lets it refute at
+      // once (its ack carries the refutation); if not, our failed probe confirms.
+      if (from !== this.id) this.scheduler.prioritize(member.id);
+    }
     if (member.state === 'suspect' && result.previous?.state === 'suspect') {
       // A newer incarnation was suspected again: restart the clock.
       this.clearSuspicion(member.id);
@@ -500,6 +524,27 @@ export class SwimNode {
     if (member.state === 'failed' || member.state === 'left') this.health.remove(member.id);
     this.broadcasts.enqueue(this.updateOf(member, u.by));
     if (result.event) this.emit(result.event);
+  }
+
+  /**
+   * The sender told us bad news (suspect/failed) that we know to be outdated: the member
+   * has since refuted, or left. Send our record straight back, so that a node that missed
+   * the refutation while it was being gossiped does not go on to fail a live member (or
+   * fail a member that left). At most once per member per probe interval.
+   */
+  private maybeCorrect(u: MemberUpdate, current: Member, from: string, now: number): void {
+    if (u.state !== 'suspect' && u.state !== 'failed') return;
+    const newer = current.incarnation > u.incarnation && (current.state === 'alive' || current.state === 'left');
+    const left = current.state === 'left' && current.incarnation === u.incarnation;
+    if (!newer && !left) return;
+    if (from === this.id || !this.correctionFrom) return;
+    const last = this.correctedAt.get(current.id);
+    if (last !== undefined && now - last < this.config.probeIntervalMs) return;
+    this.correctedAt.set(current.id, now);
+    if (this.correctedAt.size > 1024) this.correctedAt.clear();
+    const list = this.corrections.get(this.correctionFrom) ?? [];
+    list.push(this.updateOf(current));
+    this.corrections.set(this.correctionFrom, list);
   }
 
   private applyAboutSelf(u: MemberUpdate): void {
