@@ -517,6 +517,61 @@ describe('ConnectionPool idle and remote close', () => {
   });
 });
 
+describe('ConnectionPool closePeer', () => {
+  it('closes every connection to one peer (leased, idle, inbound), leaves others, and the next acquire dials again', async () => {
+    const d = instantDialer();
+    const { pool } = fakePool({ dial: d.dial, maxPerPeer: 2 });
+    const leased = await pool.acquire('dead:1');
+    const inbound = new FakeConn('dead:1');
+    expect(pool.addInbound(inbound)).toBe(true);
+    const other = await pool.acquire('live:1');
+    other.release();
+    expect(pool.stats()).toMatchObject({ open: 3, perPeer: { 'dead:1': 2, 'live:1': 1 } });
+    expect(pool.closePeer('dead:1')).toBe(2);
+    expect(leased.connection.closed).toBe(true);
+    expect(inbound.closed).toBe(true);
+    expect(other.connection.closed).toBe(false);
+    expect(pool.stats()).toMatchObject({ open: 1, idle: 1, inUse: 0, peerClosed: 2, perPeer: { 'live:1': 1 } });
+    leased.release(); // harmless after the close
+    expect(pool.closePeer('dead:1')).toBe(0);
+    expect(pool.closePeer('')).toBe(0);
+    // A filter picks which of the peer's connections go; a throwing filter picks none.
+    expect(pool.closePeer('live:1', () => false)).toBe(0);
+    expect(pool.closePeer('live:1', () => {
+      throw new Error('boom');
+    })).toBe(0);
+    expect(other.connection.closed).toBe(false);
+    const again = await pool.acquire('dead:1');
+    expect(again.connection).not.toBe(leased.connection);
+    expect(d.calls.filter((p) => p === 'dead:1')).toHaveLength(2);
+    again.release();
+    await pool.close();
+    expect(pool.closePeer('live:1')).toBe(0);
+  });
+
+  it('leaves a dial in flight alone and frees the slot for a waiting acquire', async () => {
+    const m = manualDialer();
+    const { pool } = fakePool({ dial: m.dial, maxTotal: 1, acquireTimeoutMs: 1000 });
+    const first = pool.acquire('a:1');
+    await flush();
+    m.succeed(0);
+    const lease = await first;
+    const waiting = pool.acquire('b:1'); // pool full, the only connection is in use: waits
+    await flush();
+    expect(pool.stats()).toMatchObject({ pending: 1, dialing: 0 });
+    expect(pool.closePeer('a:1')).toBe(1); // frees the slot: the waiter dials b
+    await flush();
+    expect(pool.stats()).toMatchObject({ dialing: 1 });
+    expect(pool.closePeer('b:1')).toBe(0); // the dial in flight is untouched
+    m.succeed(1);
+    const b = await waiting;
+    expect(b.connection.peer).toBe('b:1');
+    lease.release();
+    b.release();
+    await pool.close();
+  });
+});
+
 describe('ConnectionPool inbound and tryAcquire', () => {
   it('counts inbound connections and reuses them for acquire without dialing', async () => {
     const d = instantDialer();
@@ -566,6 +621,61 @@ describe('ConnectionPool inbound and tryAcquire', () => {
     expect(pool.addInbound(third)).toBe(false);
     expect(third.closed).toBe(true);
     expect(pool.stats().perPeer).toEqual({ 'p:1': 1 });
+    held.release();
+    await pool.close();
+  });
+
+  it("policy 'keep-outbound' refuses an inbound while our dial or dialed connection to that peer exists; an older inbound is still replaced", async () => {
+    const m = manualDialer();
+    const { pool } = fakePool({ dial: m.dial, maxPerPeer: 1 });
+    const dialing = pool.acquire('p:1');
+    await flush();
+    const crossing = new FakeConn('p:1');
+    expect(pool.addInbound(crossing, 'keep-outbound')).toBe(false); // our dial in flight wins
+    expect(crossing.closed).toBe(true);
+    const out = m.succeed(0);
+    (await dialing).release();
+    const late = new FakeConn('p:1');
+    expect(pool.addInbound(late, 'keep-outbound')).toBe(false); // our idle dialed connection wins too
+    expect(out.closed).toBe(false);
+    // Only inbound ones of that peer: the newer inbound replaces the older idle one.
+    const i1 = new FakeConn('r:1');
+    const i2 = new FakeConn('r:1');
+    expect(pool.addInbound(i1, 'keep-outbound')).toBe(true);
+    expect(pool.addInbound(i2, 'keep-outbound')).toBe(true);
+    expect(i1.closed).toBe(true);
+    expect(pool.stats()).toMatchObject({ inboundRefused: 2, perPeer: { 'p:1': 1, 'r:1': 1 } });
+    await pool.close();
+  });
+
+  it("policy 'prefer-inbound' aborts our dial in flight and hands the inbound to its waiters", async () => {
+    const m = manualDialer();
+    const { pool } = fakePool({ dial: m.dial, maxPerPeer: 1, maxTotal: 1 });
+    const w1 = pool.acquire('p:1');
+    const w2 = pool.acquire('p:1');
+    await flush();
+    expect(m.dials).toHaveLength(1);
+    const inbound = new FakeConn('p:1');
+    expect(pool.addInbound(inbound, 'prefer-inbound')).toBe(true); // maxTotal 1: the dial's slot is reused
+    expect(m.dials[0].signal.aborted).toBe(true);
+    const [l1, l2] = await Promise.all([w1, w2]);
+    expect(l1.connection).toBe(inbound);
+    expect(l2.connection).toBe(inbound);
+    // The aborted dial still yields a connection: it is closed, not counted.
+    const stale = m.succeed(0);
+    await flush();
+    expect(stale.closed).toBe(true);
+    expect(pool.stats()).toMatchObject({ open: 1, dialing: 0, dialsReplaced: 1, dialFailures: 0, perPeer: { 'p:1': 1 } });
+    l1.release();
+    l2.release();
+    // With an idle connection of that peer, that one is replaced instead.
+    const next = new FakeConn('p:1');
+    expect(pool.addInbound(next, 'prefer-inbound')).toBe(true);
+    expect(inbound.closed).toBe(true);
+    // In use and no dial: refused.
+    const held = pool.tryAcquire('p:1')!;
+    const refused = new FakeConn('p:1');
+    expect(pool.addInbound(refused, 'prefer-inbound')).toBe(false);
     held.release();
     await pool.close();
   });

@@ -64,6 +64,9 @@ export interface ConnectionPoolOptions<C extends PoolConnection> {
   timers?: PoolTimers;
 }
 
+/** How addInbound() settles a conflict with our own connections to that peer (see there). */
+export type InboundPolicy = 'replace-idle' | 'keep-outbound' | 'prefer-inbound';
+
 export interface Lease<C extends PoolConnection> {
   readonly connection: C;
   /** Marks the connection no longer in use by this lease. Idempotent. */
@@ -93,6 +96,10 @@ export interface PoolStats {
   exhausted: number;
   /** Inbound connections refused (closed) by addInbound(). */
   inboundRefused: number;
+  /** Connections closed by closePeer() (the caller judged the peer dead or restarted). */
+  peerClosed: number;
+  /** Dials in flight aborted because an inbound connection from that peer took their place. */
+  dialsReplaced: number;
   /** Connections open or being dialed, per peer. */
   perPeer: Record<string, number>;
 }
@@ -306,7 +313,7 @@ export class ConnectionPool<C extends PoolConnection> {
   private closing: Promise<void> | undefined;
   private pumping = false;
   private pumpAgain = false;
-  private readonly counters = { dials: 0, dialFailures: 0, evictions: 0, idleClosed: 0, exhausted: 0, inboundRefused: 0 };
+  private readonly counters = { dials: 0, dialFailures: 0, evictions: 0, idleClosed: 0, exhausted: 0, inboundRefused: 0, peerClosed: 0, dialsReplaced: 0 };
 
   constructor(opts: ConnectionPoolOptions<C>) {
     this.o = resolvePoolOptions(opts);
@@ -364,8 +371,17 @@ export class ConnectionPool<C extends PoolConnection> {
    * Adds an accepted inbound connection. It counts to the limits: over maxPerPeer for its
    * peer the older idle connection of that peer is closed, at maxTotal the LRU idle one;
    * with nothing idle to close, the new connection is refused (closed) and false returned.
+   *
+   * `policy` settles two nodes dialing each other at once (each would otherwise close the
+   * other's connection and keep its own, and both lose): both sides pick the connection
+   * dialed by the same node, e.g. the one with the smaller id.
+   * - 'replace-idle' (default): as above.
+   * - 'keep-outbound': at the per-peer limit, refuse the inbound while we have a dial in
+   *   flight or a dialed connection open to that peer (an older idle inbound is replaced).
+   * - 'prefer-inbound': at the per-peer limit, close an idle connection of that peer, or
+   *   else abort our dial in flight to it and hand the inbound to that dial's waiters.
    */
-  addInbound(connection: C): boolean {
+  addInbound(connection: C, policy: InboundPolicy = 'replace-idle'): boolean {
     if (this.entries.has(connection)) return true;
     const refuse = (): boolean => {
       this.counters.inboundRefused++;
@@ -383,7 +399,9 @@ export class ConnectionPool<C extends PoolConnection> {
       return refuse();
     if (connection.closed) return refuse();
     const peer = connection.peer;
+    let replaced: Dial<C> | undefined;
     if (this.peerCount(peer) >= this.o.maxPerPeer) {
+      if (policy === 'keep-outbound' && this.hasOutbound(peer)) return refuse();
       let victim: Entry<C> | undefined;
       for (const e of this.idle) {
         if (e.peer === peer) {
@@ -391,15 +409,65 @@ export class ConnectionPool<C extends PoolConnection> {
           break;
         }
       }
-      if (!victim) return refuse();
-      this.evict(victim);
+      if (victim) this.evict(victim);
+      else if (policy === 'prefer-inbound' && this.dials.has(peer)) replaced = this.dials.get(peer);
+      else return refuse();
     }
-    if (this.slotsUsed() >= this.o.maxTotal && !this.evictLru()) return refuse();
+    if (!replaced && this.slotsUsed() >= this.o.maxTotal && !this.evictLru()) return refuse();
+    if (replaced) {
+      // The dial's slot goes to the inbound; a connection it still yields is closed (dialDone).
+      this.finishDial(replaced);
+      this.counters.dialsReplaced++;
+      abortQuietly(replaced.controller, new DialFailed(peer, new Error('replaced by an inbound connection')));
+    }
     const entry = this.track(connection, peer, true);
-    if (!entry) return refuse();
-    this.makeIdle(entry);
+    if (!entry) {
+      if (replaced) for (const w of replaced.joiners) this.settle(w, new DialFailed(peer, new Error('inbound connection closed')));
+      return refuse();
+    }
+    if (replaced) for (const w of replaced.joiners) if (!w.done && !entry.gone) this.settle(w, this.lease(entry));
+    if (!entry.gone && entry.leases === 0) this.makeIdle(entry);
     this.pump();
     return true;
+  }
+
+  private hasOutbound(peer: string): boolean {
+    if (this.dials.has(peer)) return true;
+    for (const e of this.byPeer.get(peer) ?? []) if (!e.inbound) return true;
+    return false;
+  }
+
+  /**
+   * Closes every open connection to peer, in use or idle (a lease on one stays harmless:
+   * its release() is ignored), so the next acquire dials afresh. For a caller that knows
+   * better than the transport that the peer is gone or restarted (a connection to a dead
+   * peer only buffers writes until QUIC's idle timeout). A dial in flight is left alone
+   * (it is newer than the judgement), and so is the peer's backoff. With `filter`, only
+   * the connections it returns true for are closed. Returns how many were closed.
+   */
+  closePeer(peer: string, filter?: (connection: C) => boolean): number {
+    if (this.closed || !validPeer(peer)) return 0;
+    const set = this.byPeer.get(peer);
+    if (!set) return 0;
+    const victims: Entry<C>[] = [];
+    for (const e of set) {
+      let pick = true;
+      if (filter) {
+        try {
+          pick = filter(e.conn) === true;
+        } catch {
+          pick = false;
+        }
+      }
+      if (pick) victims.push(e);
+    }
+    for (const e of victims) {
+      this.counters.peerClosed++;
+      this.forget(e);
+      void safeClose(e.conn);
+    }
+    this.pump();
+    return victims.length;
   }
 
   stats(): PoolStats {

@@ -8,6 +8,21 @@
  *
  * Replies go back on whatever connection to that address is open, inbound ones included,
  * so a probe exchange between two nodes uses one connection, not two.
+ *
+ * Dead and restarted peers: QUIC notices a dead peer only at its idle timeout, and writes
+ * to it only buffer, so the runtime lets SWIM decide. When our direct probe of a member
+ * times out (the core asks helpers with ping-req), the pool's connections to its address
+ * that heard nothing since that ping are closed; when the core reports a member suspect,
+ * so are those silent since our last ping to it (if that is a probe timeout old); when
+ * it reports one failed, all are. The
+ * next send then dials afresh, so a peer restarted on the same address gets a new
+ * connection. Sends that wait for a connection are held per peer, bounded
+ * (`maxPendingSendsPerPeer`, `maxPendingSends`), and settle within the pool's acquire and
+ * dial timeouts; a peer backing off after failed dials fails them at once.
+ *
+ * Identity: the sender id and address inside a message (ack excepted: a helper relays the
+ * target's ack) must be the ones the connection's certificate and hello proved; other
+ * messages are dropped and counted (`spoofed`).
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -29,9 +44,26 @@ import {
   type Tags,
 } from '@shoal/core';
 import type { Logger } from 'pino';
-import { ConnectionPool, type ConnectionPoolOptions, type PoolStats } from './connection-pool.js';
-import { QuicEndpoint, type QuicEndpointOptions } from './quic-endpoint.js';
-import type { PeerConnection } from './peer-connection.js';
+import {
+  ConnectionPool,
+  DialFailed as PoolDialFailed,
+  DialTimeout as PoolDialTimeout,
+  PeerUnreachable,
+  PoolClosed,
+  PoolExhausted,
+  type ConnectionPoolOptions,
+  type PoolStats,
+} from './connection-pool.js';
+import { InvalidOptionError } from './errors.js';
+import { QuicEndpoint, type EndpointFaults, type QuicEndpointOptions } from './quic-endpoint.js';
+import type { PeerConnection, PeerDirection } from './peer-connection.js';
+
+/** Default of `maxPendingSendsPerPeer`. */
+export const DEFAULT_MAX_PENDING_SENDS_PER_PEER = 64;
+/** Default of `maxPendingSends`. */
+export const DEFAULT_MAX_PENDING_SENDS = 1024;
+/** How many peer addresses the runtime remembers its last ping time for (oldest forgotten first). */
+const MAX_PING_TRACKED = 4096;
 
 export interface NodeRuntimeOptions {
   id: string;
@@ -45,6 +77,13 @@ export interface NodeRuntimeOptions {
   config?: Partial<ShoalConfig>;
   tls: { caPem: string; certPem: string; keyPem: string };
   pool?: Omit<ConnectionPoolOptions<PeerConnection>, 'dial'>;
+  /**
+   * Most messages held for one peer while its connection is being dialed; more are dropped
+   * and counted (`sendFailuresBy.queueFull`). Integer 1..100000. Default 64.
+   */
+  maxPendingSendsPerPeer?: number;
+  /** Most messages held over all peers while connections are being dialed. Integer 1..1000000. Default 1024. */
+  maxPendingSends?: number;
   endpoint?: Partial<Omit<QuicEndpointOptions, 'nodeId' | 'cluster' | 'bindHost' | 'bindPort' | 'advertise' | 'tls' | 'logger'>>;
   logger?: Logger;
   /** Injected for tests; default real time and Math.random. */
@@ -61,6 +100,50 @@ export interface RuntimeCounters {
   malformed: number;
   /** Sends that failed (pool exhausted, dial failed, peer unreachable …). */
   sendFailures: number;
+  /** sendFailures by cause. */
+  sendFailuresBy: SendFailureCounts;
+  /** Messages whose sender id or address is not the one the connection proved (dropped). */
+  spoofed: number;
+  /** Acks that came through a helper (ping-req), not from the probed member's own connection. */
+  indirectAcks: number;
+  /** Connections closed because a probe timed out or the member was reported suspect or failed. */
+  peerCloses: number;
+  /** Messages now held while their connection is being dialed. */
+  pendingSends: number;
+  /** Longest time (ms) a message waited for its connection, since start. */
+  maxSendWaitMs: number;
+}
+
+export interface SendFailureCounts {
+  /** The peer was backing off after failed dials (failed at once). */
+  unreachable: number;
+  dialTimeout: number;
+  dialFailed: number;
+  /** No pool slot freed up within the acquire timeout. */
+  exhausted: number;
+  /** Over maxPendingSendsPerPeer / maxPendingSends. */
+  queueFull: number;
+  /** The message did not encode (over maxFrameBytes …). */
+  encode: number;
+  other: number;
+}
+
+/** A dial the runtime made (event 'dial'). */
+export interface DialEvent {
+  /** Advertised "host:port" dialed. */
+  peer: string;
+  ok: boolean;
+  /** Time the dial took. */
+  ms: number;
+  /** Error name and message when it failed. */
+  error?: string;
+}
+
+/** One admitted connection of the node (see connections()). */
+export interface ConnectionInfo {
+  peerId: string;
+  peerAddress: string;
+  direction: PeerDirection;
 }
 
 export interface NodeRuntimeStats {
@@ -78,6 +161,29 @@ const mathRandom: Random = { next: () => Math.random() };
 export interface NodeRuntimeEvents {
   member: [MemberEvent];
   error: [Error];
+  dial: [DialEvent];
+}
+
+interface PendingPeer {
+  readonly frames: Uint8Array[];
+  readonly since: number;
+}
+
+function intOption(key: string, v: unknown, def: number, min: number, max: number): number {
+  const x = v === undefined ? def : v;
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new InvalidOptionError(key, `must be an integer in [${min}, ${max}]`);
+  return x;
+}
+
+/** Validates the runtime's own options (the endpoint, pool and core validate theirs). */
+export function resolveRuntimeLimits(opts: Pick<NodeRuntimeOptions, 'maxPendingSendsPerPeer' | 'maxPendingSends'>): {
+  maxPendingSendsPerPeer: number;
+  maxPendingSends: number;
+} {
+  return {
+    maxPendingSendsPerPeer: intOption('maxPendingSendsPerPeer', opts.maxPendingSendsPerPeer, DEFAULT_MAX_PENDING_SENDS_PER_PEER, 1, 100_000),
+    maxPendingSends: intOption('maxPendingSends', opts.maxPendingSends, DEFAULT_MAX_PENDING_SENDS, 1, 1_000_000),
+  };
 }
 
 export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
@@ -90,9 +196,30 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   private timerAt = Infinity;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private stopPromise: Promise<void> | undefined;
-  private readonly counters: RuntimeCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, malformed: 0, sendFailures: 0 };
+  private readonly counters: Omit<RuntimeCounters, 'pendingSends' | 'sendFailuresBy'> = {
+    messagesIn: 0,
+    messagesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    malformed: 0,
+    sendFailures: 0,
+    spoofed: 0,
+    indirectAcks: 0,
+    peerCloses: 0,
+    maxSendWaitMs: 0,
+  };
+  private readonly failuresBy: SendFailureCounts = { unreachable: 0, dialTimeout: 0, dialFailed: 0, exhausted: 0, queueFull: 0, encode: 0, other: 0 };
   private readonly log: Logger | undefined;
   private readonly seeds: readonly string[];
+  private readonly clock: Clock;
+  private readonly limits: ReturnType<typeof resolveRuntimeLimits>;
+  /** Messages waiting for a connection, per peer address. */
+  private readonly pendingSends = new Map<string, PendingPeer>();
+  private pendingTotal = 0;
+  /** Time of the last frame received on each connection. */
+  private readonly lastHeard = new WeakMap<PeerConnection, number>();
+  /** Time of our last ping to each address (insertion order = oldest first). */
+  private readonly lastPing = new Map<string, number>();
 
   private constructor(
     private readonly endpoint: QuicEndpoint,
@@ -104,12 +231,14 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     this.config = resolveConfig(opts.preset ?? 'lan', opts.config ?? {});
     this.log = opts.logger;
     this.seeds = opts.seeds ?? [];
+    this.limits = resolveRuntimeLimits(opts);
+    this.clock = opts.clock ?? realClock;
     this.core = new SwimNode({
       id: opts.id,
       address: endpoint.address,
       tags: opts.tags,
       config: this.config,
-      clock: opts.clock ?? realClock,
+      clock: this.clock,
       random: opts.random ?? mathRandom,
     });
     this.pool = new ConnectionPool<PeerConnection>({
@@ -122,12 +251,15 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
         return;
       }
       this.wire(conn);
-      if (!this.pool.addInbound(conn)) this.log?.warn({ peer: conn.peerAddress }, 'inbound connection refused: pool full');
+      // Two nodes dialing each other at once keep the connection the smaller id dialed.
+      const policy = conn.peerId < this.id ? 'prefer-inbound' : 'keep-outbound';
+      if (!this.pool.addInbound(conn, policy)) this.log?.debug({ peer: conn.peerAddress, policy }, 'inbound connection refused by the pool');
     });
   }
 
   /** Binds the endpoint, starts the protocol and joins the seeds (in the background, with retries). */
   static async start(opts: NodeRuntimeOptions): Promise<NodeRuntime> {
+    resolveRuntimeLimits(opts); // fail before binding
     const endpoint = await QuicEndpoint.start({
       ...opts.endpoint,
       nodeId: opts.id,
@@ -192,12 +324,22 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     this.run(() => this.core.join(seeds));
   }
 
+  /** Fault injection of the transport (tests): drop frames to / from an address. */
+  get faults(): EndpointFaults {
+    return this.endpoint.faults;
+  }
+
+  /** The admitted QUIC connections open now (in the pool or about to be refused by it). */
+  connections(): ConnectionInfo[] {
+    return this.endpoint.connections().map((c) => ({ peerId: c.peerId, peerAddress: c.peerAddress, direction: c.direction }));
+  }
+
   stats(): NodeRuntimeStats {
     return {
       swim: this.core.stats(),
       pool: this.pool.stats(),
       endpoint: this.endpoint.stats(),
-      runtime: { ...this.counters },
+      runtime: { ...this.counters, sendFailuresBy: { ...this.failuresBy }, pendingSends: this.pendingTotal },
       queuedBroadcasts: this.core.queuedBroadcasts(),
       healthScore: this.core.healthScore(),
     };
@@ -228,6 +370,9 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
         if (this.timer) clearTimeout(this.timer);
         this.timer = undefined;
         this.core.stop();
+        this.pendingSends.clear();
+        this.pendingTotal = 0;
+        this.lastPing.clear();
         try {
           await this.pool.close();
         } catch (e) {
@@ -243,13 +388,31 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   // ─── internals ────────────────────────────────────────────────────────────────────
 
   private async dial(peer: string, signal: AbortSignal): Promise<PeerConnection> {
-    const conn = await this.endpoint.dial(peer, { timeoutMs: this.pool.dialTimeoutMs });
+    const started = Date.now();
+    let conn: PeerConnection;
+    try {
+      conn = await this.endpoint.dial(peer, { timeoutMs: this.pool.dialTimeoutMs, signal });
+    } catch (e) {
+      this.emitDial({ peer, ok: false, ms: Date.now() - started, error: `${(e as Error)?.name}: ${(e as Error)?.message}` });
+      throw e;
+    }
     if (signal.aborted) {
       void conn.close();
+      this.emitDial({ peer, ok: false, ms: Date.now() - started, error: 'aborted' });
       throw signal.reason ?? new Error('dial aborted');
     }
     this.wire(conn);
+    this.emitDial({ peer, ok: true, ms: Date.now() - started });
     return conn;
+  }
+
+  private emitDial(event: DialEvent): void {
+    if (this.listenerCount('dial') === 0) return;
+    try {
+      this.emit('dial', event);
+    } catch (e) {
+      this.log?.error({ err: e }, "'dial' listener threw");
+    }
   }
 
   private wire(conn: PeerConnection): void {
@@ -259,6 +422,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   private onFrame(payload: Uint8Array, conn: PeerConnection): void {
     if (this.state !== 'running') return;
     this.counters.bytesIn += payload.byteLength;
+    this.lastHeard.set(conn, this.clock.now());
     let message: Message;
     try {
       message = decode(payload, { maxMessageBytes: this.endpoint.maxFrameBytes });
@@ -266,6 +430,14 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       this.counters.malformed++;
       if (!(e instanceof DecodeError)) this.log?.error({ err: e, peer: conn.peerAddress }, 'unexpected decode failure');
       else this.log?.debug({ peer: conn.peerAddress, reason: e.reason }, 'malformed message dropped');
+      return;
+    }
+    if (message.type === 'ack') {
+      // A helper relays the target's ack under the target's id and address.
+      if (message.from !== conn.peerId) this.counters.indirectAcks++;
+    } else if (message.from !== conn.peerId || message.addr !== conn.peerAddress) {
+      this.counters.spoofed++;
+      this.log?.debug({ peer: conn.peerId, claimed: message.from, addr: message.addr, type: message.type }, 'message with a foreign sender dropped');
       return;
     }
     this.counters.messagesIn++;
@@ -285,10 +457,125 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       effects = [];
     }
     for (const effect of effects) {
-      if (effect.kind === 'send') this.send(effect.to, effect.message);
-      else this.emit('member', effect.event);
+      if (effect.kind === 'send') {
+        this.observeSend(effect.to, effect.message);
+        this.send(effect.to, effect.message);
+      } else {
+        this.observeEvent(effect.event);
+        this.emit('member', effect.event);
+      }
     }
     this.arm();
+  }
+
+  /** Watches our own probes: a ping-req of ours means the direct probe of its target timed out. */
+  private observeSend(to: string, message: Message): void {
+    if (message.type === 'ping' && message.from === this.id) {
+      this.lastPing.delete(to);
+      this.lastPing.set(to, this.clock.now());
+      if (this.lastPing.size > MAX_PING_TRACKED) this.lastPing.delete(this.lastPing.keys().next().value as string);
+    } else if (message.type === 'ping-req' && message.from === this.id) {
+      const pingedAt = this.lastPing.get(message.targetAddr);
+      if (pingedAt !== undefined) this.closeSilent(message.targetAddr, pingedAt, 'probe-timeout');
+    }
+  }
+
+  private observeEvent(event: MemberEvent): void {
+    const m = event.member;
+    if (m.id === this.id) return;
+    if (m.state === 'failed') {
+      this.closeSilent(m.address, Infinity, 'failed');
+      this.lastPing.delete(m.address);
+    } else if (m.state === 'suspect' && event.previous?.state !== 'suspect') {
+      // Only if our own last ping to it went unanswered for a probe timeout: a suspicion
+      // gossiped by others says nothing about our connection.
+      const pingedAt = this.lastPing.get(m.address);
+      if (pingedAt !== undefined && this.clock.now() - pingedAt >= this.config.probeTimeoutMs) this.closeSilent(m.address, pingedAt, 'suspect');
+    } else if (m.state === 'left') {
+      this.lastPing.delete(m.address);
+    }
+  }
+
+  /** Closes the pool's connections to address that heard nothing since `since` (Infinity: all). */
+  private closeSilent(address: string, since: number, why: string): void {
+    const closed = this.pool.closePeer(address, (c) => (this.lastHeard.get(c) ?? -Infinity) < since);
+    if (closed > 0) {
+      this.counters.peerCloses += closed;
+      this.log?.debug({ peer: address, closed, why }, 'closed connections to an unresponsive peer');
+    }
+  }
+
+  private send(to: string, message: Message): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(message, { maxMessageBytes: this.endpoint.maxFrameBytes });
+    } catch (e) {
+      this.fail(1, 'encode');
+      this.log?.error({ err: e, to, type: message.type }, 'encode failed');
+      return;
+    }
+    const lease = this.pool.tryAcquire(to);
+    if (lease) {
+      this.transmit(lease.connection, bytes);
+      lease.release();
+      return;
+    }
+    // Wait for a connection: one acquire per peer, its messages held (bounded) meanwhile.
+    const held = this.pendingSends.get(to);
+    if (held) {
+      if (held.frames.length >= this.limits.maxPendingSendsPerPeer || this.pendingTotal >= this.limits.maxPendingSends) {
+        this.fail(1, 'queueFull');
+        return;
+      }
+      held.frames.push(bytes);
+      this.pendingTotal++;
+      return;
+    }
+    if (this.pendingTotal >= this.limits.maxPendingSends) {
+      this.fail(1, 'queueFull');
+      return;
+    }
+    const entry: PendingPeer = { frames: [bytes], since: Date.now() };
+    this.pendingSends.set(to, entry);
+    this.pendingTotal++;
+    this.pool.acquire(to).then(
+      (l) => {
+        const frames = this.takePending(to, entry);
+        if (this.state === 'running') for (const f of frames) this.transmit(l.connection, f);
+        l.release();
+      },
+      (e: Error) => {
+        const frames = this.takePending(to, entry);
+        if (this.state !== 'running' || e instanceof PoolClosed) return;
+        const kind: keyof SendFailureCounts =
+          e instanceof PeerUnreachable
+            ? 'unreachable'
+            : e instanceof PoolDialTimeout
+              ? 'dialTimeout'
+              : e instanceof PoolDialFailed
+                ? 'dialFailed'
+                : e instanceof PoolExhausted
+                  ? 'exhausted'
+                  : 'other';
+        this.fail(frames.length, kind);
+        this.log?.debug({ to, dropped: frames.length, err: e.message }, 'send failed');
+      },
+    );
+  }
+
+  private takePending(to: string, entry: PendingPeer): Uint8Array[] {
+    if (this.pendingSends.get(to) !== entry) return [];
+    this.pendingSends.delete(to);
+    this.pendingTotal -= entry.frames.length;
+    const waited = Date.now() - entry.since;
+    if (waited > this.counters.maxSendWaitMs) this.counters.maxSendWaitMs = waited;
+    return entry.frames;
+  }
+
+  private fail(n: number, kind: keyof SendFailureCounts): void {
+    if (n <= 0) return;
+    this.counters.sendFailures += n;
+    this.failuresBy[kind] += n;
   }
 
   private arm(): void {
@@ -303,33 +590,6 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       this.timerAt = Infinity;
       this.run(() => this.core.tick());
     }, Math.max(0, at - Date.now()));
-  }
-
-  private send(to: string, message: Message): void {
-    let bytes: Uint8Array;
-    try {
-      bytes = encode(message, { maxMessageBytes: this.endpoint.maxFrameBytes });
-    } catch (e) {
-      this.counters.sendFailures++;
-      this.log?.error({ err: e, to, type: message.type }, 'encode failed');
-      return;
-    }
-    const lease = this.pool.tryAcquire(to);
-    if (lease) {
-      this.transmit(lease.connection, bytes);
-      lease.release();
-      return;
-    }
-    this.pool.acquire(to).then(
-      (l) => {
-        if (this.state === 'running') this.transmit(l.connection, bytes);
-        l.release();
-      },
-      (e: Error) => {
-        this.counters.sendFailures++;
-        this.log?.debug({ to, type: message.type, err: e.message }, 'send failed');
-      },
-    );
   }
 
   private transmit(conn: PeerConnection, bytes: Uint8Array): void {
