@@ -14,11 +14,14 @@
  * times out (the core asks helpers with ping-req), the pool's connections to its address
  * that heard nothing since that ping are closed; when the core reports a member suspect,
  * so are those silent since our last ping to it (if that is a probe timeout old); when
- * it reports one failed, all are. The
- * next send then dials afresh, so a peer restarted on the same address gets a new
- * connection. Sends that wait for a connection are held per peer, bounded
- * (`maxPendingSendsPerPeer`, `maxPendingSends`), and settle within the pool's acquire and
- * dial timeouts; a peer backing off after failed dials fails them at once.
+ * it reports one failed, all are. The next send then dials afresh, so a peer restarted on
+ * the same address gets a new connection. Sends that wait for a connection are held per
+ * peer, bounded (`maxPendingSendsPerPeer`, `maxPendingSends`), and settle within the
+ * pool's acquire and dial timeouts; a peer backing off after failed dials fails them at once.
+ *
+ * Crossing dials: when two nodes dial each other at once, both keep the connection dialed
+ * by the node with the smaller id (the pool's 'prefer-inbound' / 'keep-outbound' inbound
+ * policies); otherwise each side would replace its own with the other's and both be lost.
  *
  * Identity: the sender id and address inside a message (ack excepted: a helper relays the
  * target's ack) must be the ones the connection's certificate and hello proved; other
