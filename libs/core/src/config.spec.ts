@@ -66,6 +66,8 @@ describe('config', () => {
     const c = resolveConfig('lan');
     expect(pushPullIntervalFor(c, 32)).toBe(30_000);
     expect(pushPullIntervalFor(c, 64)).toBe(60_000);
-    expect(pushPullIntervalFor(c, 1000)).toBe(30_000 * Math.ceil(Math.log2(1000 / 32) + 1));
+    expect(pushPullIntervalFor(c, 1000)).toBe(937_500);
+    // Full-state bytes per member per second (∝ n / interval) stay flat above the threshold.
+    expect(100 / pushPullIntervalFor(c, 100)).toBeCloseTo(1000 / pushPullIntervalFor(c, 1000), 8);
   });
 });

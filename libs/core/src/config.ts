@@ -22,7 +22,12 @@ export interface ShoalConfig {
   gossipNodes: number;
   /** Period of the full-state push-pull exchange with one random member (0 turns it off). */
   pushPullIntervalMs: number;
-  /** Above this many members, the push-pull interval stretches by log2(n / this) + 1. */
+  /**
+   * Above this many members the push-pull interval grows in proportion to n / this, so the
+   * full-state traffic each member sends per second stays flat as the cluster grows.
+   * (memberlist stretches it by log2 only, which lets push-pull bytes per member grow as
+   * n / log n and, at 1,000 members, outweigh all other traffic.)
+   */
   pushPullScaleThreshold: number;
   /** Lifeguard: highest local health score; probe interval and timeout scale by score + 1. */
   awarenessMaxMultiplier: number;
@@ -206,9 +211,8 @@ export function retransmitLimit(config: ShoalConfig, n: number): number {
   return config.retransmitMult * Math.ceil(Math.log10(n + 1));
 }
 
-/** Push-pull period for a cluster of n members (stretched above the scale threshold). */
+/** Push-pull period for a cluster of n members (stretched linearly above the scale threshold). */
 export function pushPullIntervalFor(config: ShoalConfig, n: number): number {
   if (n <= config.pushPullScaleThreshold) return config.pushPullIntervalMs;
-  const mult = Math.ceil(Math.log2(n / config.pushPullScaleThreshold) + 1);
-  return config.pushPullIntervalMs * mult;
+  return Math.round((config.pushPullIntervalMs * n) / config.pushPullScaleThreshold);
 }
