@@ -21,11 +21,11 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.close();
   await Promise.all([stopAll(nodes.splice(0)), destroyChildren()]);
-});
+}, 20_000);
 
 afterAll(async () => {
   await destroyChildren();
-});
+}, 20_000);
 
 async function node(id: string, opts: Parameters<typeof startNode>[2] = {}): Promise<NodeRuntime> {
   const n = await startNode(ca, id, opts);
@@ -62,7 +62,7 @@ describe('NodeRuntime options', () => {
       expect(err).toBeInstanceOf(InvalidOptionError);
       expect((err as InvalidOptionError).key).toBe(key);
     }
-  });
+  }, 30_000);
 
   it('stop() is idempotent; afterwards the node is not running and its calls are harmless', async () => {
     const a = await node('a');
@@ -76,7 +76,7 @@ describe('NodeRuntime options', () => {
     a.join(['127.0.0.1:1']);
     await within(a.leave(), 1000, 'leave after stop');
     expect(a.stats().runtime.pendingSends).toBe(0);
-  });
+  }, 30_000);
 });
 
 describe('NodeRuntime sends', () => {
@@ -101,9 +101,9 @@ describe('NodeRuntime sends', () => {
     await until(() => a.stats().runtime.sendFailuresBy.unreachable === 1, 1000, 'a PeerUnreachable failure');
     expect(a.stats().pool.dials).toBe(dials);
     expect(a.stats().runtime.pendingSends).toBe(0);
-  });
+  }, 30_000);
 
-  it('closes the connection to a member whose probe timed out, and the next probe dials afresh', async () => {
+  it('closes the connection to an unresponsive member (probe timed out, suspected) and the next send dials afresh', async () => {
     const a = await node('a');
     const b = await node('b', { seeds: [a.address] });
     await until(() => a.member('b')?.state === 'alive' && b.member('a')?.state === 'alive', 5000, 'a and b to converge');
@@ -115,7 +115,7 @@ describe('NodeRuntime sends', () => {
     await until(() => a.stats().pool.dials > before.pool.dials, 5000, 'a to dial b again');
     a.faults.clear();
     await until(() => a.member('b')?.state === 'alive' && b.member('a')?.state === 'alive' && a.stats().swim.probeSuccesses > before.swim.probeSuccesses, 10_000, 'a and b alive again');
-  });
+  }, 30_000);
 
   it('two nodes dialing each other at once keep the one connection the smaller id dialed', async () => {
     const a = await node('a');
@@ -131,7 +131,7 @@ describe('NodeRuntime sends', () => {
     await until(() => a.stats().swim.probeSuccesses >= probes + 3, 5000, 'three more probes');
     expect(a.connections()).toHaveLength(1);
     expect(a.stats().swim.probeFailures + b.stats().swim.probeFailures).toBe(0);
-  });
+  }, 30_000);
 });
 
 describe('NodeRuntime process lifetime', () => {

@@ -23,11 +23,11 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all([stopAll(nodes.splice(0)), destroyChildren(), ...endpoints.splice(0).map((e) => e.stop())]);
-});
+}, 20_000);
 
 afterAll(async () => {
   await destroyChildren();
-});
+}, 20_000);
 
 describe('pool limits in a 10-node cluster', () => {
   it('maxTotal = 4 on one node and maxPerPeer = 1 everywhere hold throughout; the cluster converges and detects a crash', async () => {

@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await stopAll(nodes.splice(0));
-});
+}, 20_000);
 
 async function node(id: string, seeds: string[] = [], extra: Parameters<typeof startNode>[2] = {}): Promise<NodeRuntime> {
   const n = await startNode(ca, id, { seeds, ...extra });

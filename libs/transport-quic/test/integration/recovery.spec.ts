@@ -32,11 +32,11 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all([stopAll(nodes.splice(0)), destroyChildren()]);
-});
+}, 20_000);
 
 afterAll(async () => {
   await destroyChildren();
-});
+}, 20_000);
 
 /** Records the dials a node makes, with their start time. */
 function recordDials(n: NodeRuntime): (DialEvent & { startedAt: number })[] {

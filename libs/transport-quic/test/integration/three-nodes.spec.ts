@@ -10,7 +10,7 @@ import { ChildNode, CLUSTER, destroyChildren, FAST, FAST_POOL, failureDetectionB
 
 afterAll(async () => {
   await destroyChildren();
-});
+}, 20_000);
 
 const CONFIG = resolveConfig('local', FAST);
 

@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.close();
   await Promise.all([stopAll(nodes.splice(0)), ...endpoints.splice(0).map((e) => e.stop())]);
-});
+}, 20_000);
 
 async function node(id: string, opts: Parameters<typeof startNode>[2] = {}): Promise<NodeRuntime> {
   const n = await startNode(ca, id, opts);
