@@ -22,5 +22,6 @@ export {
   type PoolStats,
   type Lease,
   type PoolConnection,
+  type InboundPolicy,
 } from './connection-pool.js';
 export * from './node-runtime.js';
