@@ -79,6 +79,16 @@ describe('NodeRuntime options', () => {
   }, 30_000);
 });
 
+describe('NodeRuntime events', () => {
+  it("hands the node's own joined event, raised inside start(), to the first member listener", async () => {
+    const a = await node('a');
+    const seen: string[] = [];
+    a.on('member', (e) => seen.push(`${e.type}:${e.member.id}`));
+    await until(() => seen.length > 0, 2000, 'early events');
+    expect(seen).toEqual(['joined:a']);
+  }, 30_000);
+});
+
 describe('NodeRuntime sends', () => {
   it('holds at most maxPendingSendsPerPeer messages for a peer being dialed, and fails them within the dial timeout; then backs off', async () => {
     const hole = await blackhole();

@@ -158,6 +158,9 @@ export interface NodeRuntimeStats {
   healthScore: number;
 }
 
+/** Member events held for the first 'member' listener (see emitMember). */
+const EARLY_EVENTS_MAX = 256;
+
 const realClock: Clock = { now: () => Date.now() };
 const mathRandom: Random = { next: () => Math.random() };
 
@@ -229,6 +232,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     opts: NodeRuntimeOptions,
   ) {
     super();
+    this.watchFirstListener();
     this.id = opts.id;
     this.cluster = opts.cluster;
     this.config = resolveConfig(opts.preset ?? 'lan', opts.config ?? {});
@@ -447,6 +451,36 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     this.run(() => this.core.receive(message));
   }
 
+  /**
+   * Member events raised before anyone listens (the node's own `joined` comes out of
+   * start(), before a caller can attach) are held, up to EARLY_EVENTS_MAX, and handed to
+   * the first 'member' listener on the next microtask.
+   */
+  private emitMember(event: MemberEvent): void {
+    if (this.listenerCount('member') > 0) {
+      this.emit('member', event);
+      return;
+    }
+    if (!this.early) return;
+    if (this.early.length >= EARLY_EVENTS_MAX) this.early.shift();
+    this.early.push(event);
+  }
+
+  private early: MemberEvent[] | undefined = [];
+
+  private watchFirstListener(): void {
+    const onNew = (name: string | symbol): void => {
+      if (name !== 'member') return;
+      (this as EventEmitter).off('newListener', onNew);
+      queueMicrotask(() => {
+        const held = this.early ?? [];
+        this.early = undefined;
+        for (const e of held) this.emit('member', e);
+      });
+    };
+    (this as EventEmitter).on('newListener', onNew);
+  }
+
   /** Calls into the core, carries out its effects and re-arms the timer. Never throws. */
   private run(call: () => Effect[]): void {
     if (this.state !== 'running') return;
@@ -465,7 +499,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
         this.send(effect.to, effect.message);
       } else {
         this.observeEvent(effect.event);
-        this.emit('member', effect.event);
+        this.emitMember(effect.event);
       }
     }
     this.arm();
