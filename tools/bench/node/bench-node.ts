@@ -1,0 +1,984 @@
+/**
+ * Node-app benchmark (issue 4, Targets): real processes of the BUILT app
+ * (apps/node/dist/main.js) on 127.0.0.1, one process per node.
+ *
+ *  startup  spawn → first 200 from /health/ready, over --runs runs (one warm-up run not
+ *           counted), a one-node cluster; also the app's own startupMs (node.started line).
+ *  idle     a one-node cluster, VmRSS after --idle-s seconds, with plain `node` and with
+ *           --max-semi-space-size=1 (what docker/Dockerfile sets); a breakdown (RssAnon /
+ *           RssFile, V8 heap from a SIGUSR2 probe preload in twin processes), and the RSS of
+ *           bare Node processes that only import the app's main dependencies (cumulative).
+ *  steady   a --nodes cluster (lan preset): after convergence and --settle s, a --window s
+ *           window: CPU % of one core (/proc/<pid>/stat) and RSS per node, UDP payload
+ *           bytes (probe preload, counted like the transport benchmark), health; compared
+ *           with the transport-only 20-node 'defaults' run from tools/bench/results.
+ *  leave    a --leave-nodes cluster: SIGTERM to one node → when every other node has logged
+ *           member.left for it (the line's `time`), over --trials trials (a fresh node joins
+ *           after each); member.failed / member.suspect lines are counted.
+ *
+ * Before the CPU-sensitive phases (startup, steady) it waits until the 1-min load average
+ * is below --quiet-load (polls every 30 s, at most --quiet-wait-min minutes in all), then
+ * measures anyway and records the load. Prints tables, writes
+ * tools/bench/results/node-<date>.json and rewrites the section "## Node app (issue 4)" of
+ * docs/BENCHMARKS.md. Progress goes to stderr; every node process is killed on exit, on
+ * SIGINT/SIGTERM and when the time budget runs out.
+ *
+ * Run: npx nx run node:bench
+ *      npx nx run node:bench --args="--quick"     (smoke run, ~2 min, no docs, no waiting)
+ *      npx nx run node:bench --args="--phases=leave --trials=10"
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { issueNodeCertificate, writeCaFiles, writeNodeFiles, type CertificatePair } from '@shoal/transport-quic';
+import { AppProc, freePort, getJson, installCleanup, killAll, liveCount, readProbe, stopAll, type Line } from './procs.js';
+import type { ProbeSnapshot } from './probe.js';
+import { fmt, max, median, MiB, min, percentile, round, table, verdict, type Verdict } from './stats.js';
+
+// ─── arguments ─────────────────────────────────────────────────────────────────────────
+
+const PHASES = ['startup', 'idle', 'steady', 'leave'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Args {
+  phases: Set<Phase>;
+  runs: number;
+  idleS: number;
+  nodes: number;
+  windowS: number;
+  settleS: number;
+  leaveNodes: number;
+  trials: number;
+  steadyVariants: string[];
+  preset: string;
+  quietLoad: number;
+  quietWaitMin: number;
+  docs: boolean;
+  quick: boolean;
+  budgetMin: number;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`bench-node: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = {
+    phases: new Set(PHASES),
+    runs: 10,
+    idleS: 30,
+    nodes: 20,
+    windowS: 60,
+    settleS: 20,
+    leaveNodes: 5,
+    trials: 6,
+    steadyVariants: ['node', 'semi1'],
+    preset: 'lan',
+    quietLoad: 1.5,
+    quietWaitMin: 15,
+    docs: true,
+    quick: false,
+    budgetMin: 45,
+  };
+  const int = (k: string, v: string | undefined, lo: number, hi: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) usage(`${k} must be an integer in [${lo}, ${hi}]`);
+    return n;
+  };
+  const explicit = new Set<string>();
+  for (const raw of argv) {
+    const [k, v] = raw.split(/=(.*)/s, 2) as [string, string | undefined];
+    explicit.add(k);
+    switch (k) {
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--no-docs':
+        a.docs = false;
+        break;
+      case '--phases':
+        a.phases = new Set((v ?? '').split(',').filter(Boolean) as Phase[]);
+        for (const p of a.phases) if (!PHASES.includes(p)) usage(`unknown phase ${p} (known: ${PHASES.join(', ')})`);
+        break;
+      case '--runs':
+        a.runs = int(k, v, 1, 100);
+        break;
+      case '--idle-s':
+        a.idleS = int(k, v, 1, 600);
+        break;
+      case '--nodes':
+        a.nodes = int(k, v, 2, 40);
+        break;
+      case '--window':
+        a.windowS = int(k, v, 5, 600);
+        break;
+      case '--settle':
+        a.settleS = int(k, v, 0, 300);
+        break;
+      case '--leave-nodes':
+        a.leaveNodes = int(k, v, 2, 20);
+        break;
+      case '--trials':
+        a.trials = int(k, v, 1, 50);
+        break;
+      case '--steady-variants':
+        a.steadyVariants = (v ?? '').split(',').filter(Boolean);
+        for (const x of a.steadyVariants) if (!STEADY_VARIANTS[x]) usage(`unknown steady variant ${x} (known: ${Object.keys(STEADY_VARIANTS).join(', ')})`);
+        if (a.steadyVariants.length === 0) usage('--steady-variants needs at least one variant');
+        break;
+      case '--preset':
+        if (!['lan', 'wan', 'local'].includes(v ?? '')) usage('--preset must be lan, wan or local');
+        a.preset = v!;
+        break;
+      case '--quiet-load': {
+        const x = Number(v);
+        if (!Number.isFinite(x) || x <= 0 || x > 100) usage('--quiet-load must be a number in (0, 100]');
+        a.quietLoad = x;
+        break;
+      }
+      case '--quiet-wait-min':
+        a.quietWaitMin = int(k, v, 0, 15);
+        break;
+      case '--budget-min':
+        a.budgetMin = int(k, v, 1, 240);
+        break;
+      default:
+        usage(`unknown argument ${raw}`);
+    }
+  }
+  if (a.quick) {
+    if (!explicit.has('--runs')) a.runs = 3;
+    if (!explicit.has('--idle-s')) a.idleS = 8;
+    if (!explicit.has('--nodes')) a.nodes = 5;
+    if (!explicit.has('--window')) a.windowS = 10;
+    if (!explicit.has('--settle')) a.settleS = 3;
+    if (!explicit.has('--trials')) a.trials = 2;
+    if (!explicit.has('--quiet-wait-min')) a.quietWaitMin = 0;
+    a.docs = false;
+  }
+  return a;
+}
+
+// ─── helpers ───────────────────────────────────────────────────────────────────────────
+
+const progress = (msg: string): void => {
+  process.stderr.write(`[bench-node ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const load1 = (): number => round(os.loadavg()[0]!, 2);
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PROBE = pathToFileURL(path.join(HERE, 'probe.js')).href;
+const RUNTIME_NODE = path.join(HERE, 'runtime-node.js');
+
+function findRoot(): string {
+  let dir = HERE;
+  while (!existsSync(path.join(dir, 'nx.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('workspace root (nx.json) not found');
+    dir = up;
+  }
+  return dir;
+}
+
+let deadline = Infinity;
+function checkBudget(what: string): void {
+  if (Date.now() > deadline) throw new Error(`time budget exhausted during ${what}`);
+}
+
+/** How long a node may take from spawn to its node.started line on a busy machine. */
+const START_TIMEOUT_MS = 30_000;
+/** SIGTERM → exit allowance before SIGKILL (the app's own bound is leaveTimeoutMs + 5 s). */
+const STOP_TIMEOUT_MS = 15_000;
+/** Poll interval of /health/ready in the start-up phase. */
+const READY_POLL_MS = 5;
+const QUIET_POLL_MS = 30_000;
+
+let quietWaitedMs = 0;
+/** Waits until the 1-min load is below the threshold (sharing one total cap across phases). */
+async function waitQuiet(args: Args, what: string): Promise<{ load1: number; waitedS: number; quiet: boolean }> {
+  const started = Date.now();
+  const cap = args.quietWaitMin * 60_000;
+  for (;;) {
+    const l = load1();
+    if (l < args.quietLoad) return { load1: l, waitedS: round((Date.now() - started) / 1000, 0), quiet: true };
+    if (quietWaitedMs >= cap) {
+      progress(`${what}: load ${l} ≥ ${args.quietLoad}, waited ${Math.round(quietWaitedMs / 1000)} s in all (cap ${args.quietWaitMin} min): measuring anyway`);
+      return { load1: l, waitedS: round((Date.now() - started) / 1000, 0), quiet: false };
+    }
+    progress(`${what}: 1-min load ${l} ≥ ${args.quietLoad}; waiting (${Math.round(quietWaitedMs / 1000)} of ${args.quietWaitMin * 60} s used)`);
+    const step = Math.min(QUIET_POLL_MS, cap - quietWaitedMs);
+    await sleep(step);
+    quietWaitedMs += step;
+  }
+}
+
+/** A CA and per-id node certificates written as files, as an operator would give them (--tls-*). */
+class Certs {
+  private ca: Promise<CertificatePair> | undefined;
+  constructor(readonly dir: string) {}
+  async args(id: string): Promise<string[]> {
+    const caDir = path.join(this.dir, 'ca');
+    const ca = await (this.ca ??= writeCaFiles(caDir));
+    const cert = path.join(caDir, `${id}.pem`);
+    if (!existsSync(cert)) await writeNodeFiles(caDir, id, await issueNodeCertificate(ca, { nodeId: id }));
+    return ['--tls-ca', path.join(caDir, 'ca.pem'), '--tls-cert', cert, '--tls-key', path.join(caDir, `${id}-key.pem`)];
+  }
+}
+
+interface Ctx {
+  args: Args;
+  root: string;
+  main: string;
+  tmp: string;
+  certs: Certs;
+}
+
+async function startNode(ctx: Ctx, id: string, opts: { seeds?: string[]; http?: string; nodeFlags?: string[]; probeFile?: string; preset?: string } = {}): Promise<AppProc> {
+  const args = ['--id', id, '--cluster', 'bench', '--bind', '127.0.0.1:0', '--http', opts.http ?? '127.0.0.1:0', '--preset', opts.preset ?? ctx.args.preset, '--data-dir', path.join(ctx.tmp, 'data'), ...(await ctx.certs.args(id))];
+  if (opts.seeds?.length) args.push('--seeds', opts.seeds.join(','));
+  const flags = [...(opts.nodeFlags ?? []), ...(opts.probeFile ? ['--import', PROBE] : [])];
+  return new AppProc(id, ctx.main, args, { nodeFlags: flags, cwd: ctx.tmp, env: opts.probeFile ? { SHOAL_BENCH_PROBE_FILE: opts.probeFile } : {} });
+}
+
+const adminOf = (l: Line): string => l['admin'] as string;
+const gossipOf = (l: Line): string => l['gossip'] as string;
+
+async function aliveCount(admin: string): Promise<number> {
+  const r = await getJson<{ members: unknown[] }>(`${admin}/v1/members?state=alive`);
+  return r.status === 200 ? r.body.members.length : -1;
+}
+
+async function untilAllSee(admins: readonly string[], n: number, ms: number, what: string): Promise<number> {
+  const t0 = Date.now();
+  let last = 0;
+  for (;;) {
+    checkBudget(what);
+    const counts = await Promise.all(admins.map((a) => aliveCount(a).catch(() => -1)));
+    if (counts.every((c) => c === n)) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not every node sees ${n} alive within ${ms} ms (counts ${counts.join(',')})`);
+    if (Date.now() - last > 5000) {
+      last = Date.now();
+      progress(`${what}: ${counts.filter((c) => c === n).length}/${admins.length} nodes see ${n} alive (min ${Math.min(...counts)})`);
+    }
+    await sleep(250);
+  }
+}
+
+// ─── startup ───────────────────────────────────────────────────────────────────────────
+
+interface StartupResult {
+  runs: number;
+  load: { before: number; waitedS: number; quiet: boolean; after: number };
+  spawnToReadyMs: { p50: number; max: number; min: number; all: number[] };
+  reportedStartupMs: { p50: number; max: number; all: number[] };
+  spawnToStartedLineMs: { p50: number; max: number };
+}
+
+async function runStartup(ctx: Ctx): Promise<StartupResult> {
+  const q = await waitQuiet(ctx.args, 'startup');
+  progress(`startup: 1 warm-up + ${ctx.args.runs} runs (spawn → 200 from /health/ready), load ${q.load1}`);
+  const ready: number[] = [];
+  const reported: number[] = [];
+  const lineMs: number[] = [];
+  for (let i = 0; i <= ctx.args.runs; i++) {
+    checkBudget('startup');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/health/ready`;
+    await ctx.certs.args(`s${i}`); // certificate files written before the clock starts
+    const t0 = performance.now();
+    const p = await startNode(ctx, `s${i}`, { http: `127.0.0.1:${port}` });
+    const spawnedAt = p.spawnedPerf;
+    try {
+      let readyMs = NaN;
+      const end = Date.now() + START_TIMEOUT_MS;
+      while (Date.now() < end && !p.exited) {
+        const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+          async (r) => (await r.arrayBuffer(), r.status === 200),
+          () => false,
+        );
+        if (ok) {
+          readyMs = performance.now() - spawnedAt;
+          break;
+        }
+        await sleep(READY_POLL_MS);
+      }
+      if (!Number.isFinite(readyMs)) throw new Error(`startup run ${i}: not ready within ${START_TIMEOUT_MS} ms\n${p.stderrTail.slice(-1500)}`);
+      const line = await p.started(5000);
+      const lineAt = p.arrivals[p.lines.indexOf(line)]!;
+      if (i > 0) {
+        ready.push(round(readyMs, 1));
+        reported.push(line['startupMs'] as number);
+        lineMs.push(round(lineAt - p.spawnedAt, 1));
+      }
+      progress(`startup: run ${i}${i === 0 ? ' (warm-up)' : ''}: ready after ${readyMs.toFixed(0)} ms (app startupMs ${line['startupMs']}; spawn overhead ${(spawnedAt - t0).toFixed(0)} ms)`);
+    } finally {
+      await p.stop(STOP_TIMEOUT_MS);
+    }
+  }
+  return {
+    runs: ready.length,
+    load: { before: q.load1, waitedS: q.waitedS, quiet: q.quiet, after: load1() },
+    spawnToReadyMs: { p50: median(ready), max: max(ready), min: min(ready), all: ready },
+    reportedStartupMs: { p50: median(reported), max: max(reported), all: reported },
+    spawnToStartedLineMs: { p50: median(lineMs), max: max(lineMs) },
+  };
+}
+
+// ─── idle ──────────────────────────────────────────────────────────────────────────────
+
+interface MemFigures {
+  rssMiB: number;
+  hwmMiB: number;
+  anonMiB: number;
+  fileMiB: number;
+  shmemMiB: number;
+}
+const memOf = (s: Record<string, number>): MemFigures => ({
+  rssMiB: round((s['VmRSS'] ?? NaN) / MiB, 1),
+  hwmMiB: round((s['VmHWM'] ?? NaN) / MiB, 1),
+  anonMiB: round((s['RssAnon'] ?? NaN) / MiB, 1),
+  fileMiB: round((s['RssFile'] ?? NaN) / MiB, 1),
+  shmemMiB: round((s['RssShmem'] ?? NaN) / MiB, 1),
+});
+
+interface IdleVariant {
+  name: string;
+  nodeFlags: string[];
+  mem: MemFigures;
+  cpuPct: number;
+  v8?: { heapTotalMiB: number; heapUsedMiB: number; v8PhysicalMiB: number; externalMiB: number; arrayBuffersMiB: number; mallocedMiB: number; spacesMiB: Record<string, number> };
+  probeMem?: MemFigures;
+  /** The same one-node cluster without NestJS (runtime-node.ts: NodeRuntime + pino + node:http). */
+  withoutNest?: MemFigures;
+}
+
+interface ModuleCost {
+  name: string;
+  imports: string[];
+  mem: MemFigures;
+}
+
+interface IdleResult {
+  idleS: number;
+  load: { before: number; after: number };
+  variants: IdleVariant[];
+  modules: ModuleCost[];
+}
+
+/** Cumulative import sets: what a bare Node process costs with each layer of the app's dependencies. */
+const MODULE_SETS: { name: string; imports: string[] }[] = [
+  { name: 'bare node (an interval timer)', imports: [] },
+  { name: '+ reflect-metadata, rxjs, @nestjs/common, @nestjs/core', imports: ['reflect-metadata', 'rxjs', '@nestjs/common', '@nestjs/core'] },
+  { name: '+ @nestjs/platform-express (express)', imports: ['@nestjs/platform-express'] },
+  { name: '+ @nestjs/terminus, class-validator, class-transformer', imports: ['@nestjs/terminus', 'class-validator', 'class-transformer'] },
+  { name: '+ pino, prom-client', imports: ['pino', 'prom-client'] },
+  { name: '+ @shoal/transport-quic (@matrixai/quic native, @peculiar/x509, msgpackr)', imports: ['@shoal/transport-quic'] },
+  { name: '+ @shoal/nest', imports: ['@shoal/nest'] },
+];
+const ALONE_SETS: { name: string; imports: string[] }[] = [{ name: '@shoal/transport-quic alone', imports: ['@shoal/transport-quic'] }];
+
+function moduleProc(ctx: Ctx, name: string, imports: string[], nodeFlags: string[] = []): AppProc {
+  const code = `${imports.map((m) => `await import(${JSON.stringify(m)});`).join('')}setInterval(() => {}, 1 << 30);`;
+  // Resolved from the workspace root (its node_modules), like the app itself.
+  return new AppProc(name, '--input-type=module', ['-e', code], { nodeFlags, cwd: ctx.root });
+}
+
+async function runIdle(ctx: Ctx): Promise<IdleResult> {
+  const { idleS } = ctx.args;
+  const loadBefore = load1();
+  const variants: { name: string; nodeFlags: string[] }[] = [
+    { name: 'node', nodeFlags: [] },
+    { name: 'node --max-semi-space-size=1', nodeFlags: ['--max-semi-space-size=1'] },
+  ];
+  progress(`idle: ${variants.length} one-node clusters (+ ${variants.length} twins with the heap probe) and ${MODULE_SETS.length + ALONE_SETS.length} import-only processes; RSS after ${idleS} s`);
+  const procs: AppProc[] = [];
+  try {
+    const plain = await Promise.all(variants.map((v, i) => startNode(ctx, `idle${i}`, { nodeFlags: v.nodeFlags })));
+    const probeFiles = variants.map((_, i) => path.join(ctx.tmp, `probe-idle${i}.json`));
+    const probed = await Promise.all(variants.map((v, i) => startNode(ctx, `idlep${i}`, { nodeFlags: v.nodeFlags, probeFile: probeFiles[i]! })));
+    procs.push(...plain, ...probed);
+    const bare = await Promise.all(
+      variants.map(async (v, i) => {
+        const tls = await ctx.certs.args(`idler${i}`);
+        return new AppProc(`idler${i}`, RUNTIME_NODE, [`idler${i}`, tls[1]!, tls[3]!, tls[5]!], { nodeFlags: v.nodeFlags, cwd: ctx.tmp });
+      }),
+    );
+    procs.push(...bare);
+    const cumulative: string[] = [];
+    const modSets = MODULE_SETS.map((s) => ({ name: s.name, imports: [...cumulative, ...s.imports], _: cumulative.push(...s.imports) }));
+    const mods = [...modSets, ...ALONE_SETS].map((s) => ({ set: s, p: moduleProc(ctx, s.name, s.imports) }));
+    procs.push(...mods.map((m) => m.p));
+    await Promise.all([...plain, ...probed, ...bare].map((p) => p.started(START_TIMEOUT_MS)));
+    progress(`idle: all nodes up; waiting ${idleS} s`);
+    // CPU of the idle node over the second half of the wait.
+    await sleep((idleS / 2) * 1000);
+    const cpu0 = plain.map((p) => ({ s: p.cpuSeconds(), t: Date.now() }));
+    await sleep(Math.max(0, idleS * 1000 - (Date.now() - Math.min(...plain.map((p) => p.spawnedAt))) + 0));
+    // Every node has now been up ≥ idleS s (counted from its own spawn, which precedes ready).
+    checkBudget('idle');
+    for (const p of procs) if (p.exited) throw new Error(`idle: ${p.label} exited early\n${p.stderrTail.slice(-1500)}`);
+    const out: IdleVariant[] = [];
+    for (let i = 0; i < variants.length; i++) {
+      const p = plain[i]!;
+      const mem = memOf(p.status());
+      const cpuPct = round(((p.cpuSeconds() - cpu0[i]!.s) / ((Date.now() - cpu0[i]!.t) / 1000)) * 100, 3);
+      const snap: ProbeSnapshot = await readProbe(probed[i]!, probeFiles[i]!);
+      const probeMem = memOf(probed[i]!.status());
+      out.push({
+        name: variants[i]!.name,
+        nodeFlags: variants[i]!.nodeFlags,
+        mem,
+        cpuPct,
+        probeMem,
+        withoutNest: memOf(bare[i]!.status()),
+        v8: {
+          heapTotalMiB: round(snap.memory.heapTotal / MiB, 1),
+          heapUsedMiB: round(snap.memory.heapUsed / MiB, 1),
+          v8PhysicalMiB: round(snap.heap.totalPhysical / MiB, 1),
+          externalMiB: round(snap.memory.external / MiB, 1),
+          arrayBuffersMiB: round(snap.memory.arrayBuffers / MiB, 1),
+          mallocedMiB: round(snap.heap.malloced / MiB, 1),
+          spacesMiB: Object.fromEntries(Object.entries(snap.spaces).map(([k, v]) => [k, round(v / MiB, 1)])),
+        },
+      });
+      progress(`idle: ${variants[i]!.name}: RSS ${mem.rssMiB} MiB (anon ${mem.anonMiB}, file ${mem.fileMiB}); V8 heap ${out[i]!.v8!.v8PhysicalMiB} MiB physical (twin RSS ${probeMem.rssMiB})`);
+    }
+    const modules: ModuleCost[] = [];
+    for (const m of mods) {
+      if (m.p.exited) throw new Error(`idle: import-only process "${m.set.name}" exited\n${m.p.stderrTail.slice(-1500)}`);
+      modules.push({ name: m.set.name, imports: m.set.imports, mem: memOf(m.p.status()) });
+      progress(`idle: ${m.set.name}: RSS ${modules.at(-1)!.mem.rssMiB} MiB`);
+    }
+    return { idleS, load: { before: loadBefore, after: load1() }, variants: out, modules };
+  } finally {
+    await stopAll(procs, STOP_TIMEOUT_MS);
+  }
+}
+
+// ─── steady ────────────────────────────────────────────────────────────────────────────
+
+interface SteadyNode {
+  id: string;
+  cpuPct: number;
+  rssMiB: number;
+  rssStartMiB: number;
+  anonMiB: number;
+  fileMiB: number;
+  txBps: number;
+  rxBps: number;
+  v8PhysicalMiB: number;
+}
+
+interface SteadyResult {
+  variant: string;
+  nodeFlags: string[];
+  n: number;
+  preset: string;
+  load: { before: number; waitedS: number; quiet: boolean; windowStart: number; windowEnd: number };
+  startedAfterS: number;
+  convergedAfterS: number;
+  settleS: number;
+  windowS: number;
+  cpuPct: { median: number; max: number };
+  rssMiB: { median: number; max: number };
+  anonMiB: { median: number; max: number };
+  fileMiB: { median: number; max: number };
+  v8PhysicalMiB: { median: number; max: number };
+  txBps: { median: number; max: number };
+  wireInOutBps: { median: number; max: number };
+  health: { suspectLines: number; failedLines: number; aliveAtEnd: { min: number; max: number } };
+  nodes: SteadyNode[];
+  transport?: TransportRef;
+}
+
+interface TransportRef {
+  file: string;
+  date: string;
+  setting: string;
+  n: number;
+  cpuPct: { median: number; max: number };
+  rssMiB: { median: number; max: number };
+  txBps: { median: number; max: number };
+  load: number[];
+}
+
+/** The newest full transport run with a 20-node 'defaults' steady result (library defaults, as the app uses). */
+function transportReference(root: string, n: number): TransportRef | undefined {
+  const dir = path.join(root, 'tools', 'bench', 'results');
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /^transport-.*\.json$/.test(f) && !f.includes('quick'))
+        .map((f) => ({ f, t: statSync(path.join(dir, f)).mtimeMs }))
+        .sort((a, b) => b.t - a.t)
+    : [];
+  for (const { f } of files) {
+    try {
+      const r = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as {
+        date: string;
+        steady?: { n: number; setting: { name: string }; solo: { cpuPct: { median: number; max: number }; rssMiB: { median: number; max: number }; txBps: { median: number; max: number } }; loadAvg: { start: number[]; end: number[] } }[];
+      };
+      const c = r.steady?.find((x) => x.setting.name === 'defaults' && x.n === n);
+      if (c) return { file: `tools/bench/results/${f}`, date: r.date, setting: 'defaults', n: c.n, cpuPct: c.solo.cpuPct, rssMiB: c.solo.rssMiB, txBps: c.solo.txBps, load: [c.loadAvg.start[0]!, c.loadAvg.end[0]!] };
+    } catch {
+      // not a transport report we understand
+    }
+  }
+  return undefined;
+}
+
+const JOIN_WAVE = 5;
+
+const STEADY_VARIANTS: Record<string, string[]> = { node: [], semi1: ['--max-semi-space-size=1'] };
+
+async function runSteady(ctx: Ctx, variant: string): Promise<SteadyResult> {
+  const { nodes: n, windowS, settleS } = ctx.args;
+  const nodeFlags = STEADY_VARIANTS[variant]!;
+  const q = await waitQuiet(ctx.args, `steady/${variant}`);
+  progress(`steady/${variant}: ${n} node processes (${ctx.args.preset} preset, node flags: ${nodeFlags.join(' ') || 'none'}), load ${q.load1}`);
+  const ids = Array.from({ length: n }, (_, i) => `n${String(i).padStart(2, '0')}`);
+  for (const id of ids) await ctx.certs.args(id);
+  const procs: AppProc[] = [];
+  const probeFiles = ids.map((id) => path.join(ctx.tmp, `probe-${id}.json`));
+  try {
+    const t0 = Date.now();
+    const seedProc = await startNode(ctx, ids[0]!, { probeFile: probeFiles[0], nodeFlags });
+    procs.push(seedProc);
+    const seeds = [gossipOf(await seedProc.started(START_TIMEOUT_MS))];
+    const admins = [adminOf(seedProc.lines.find((l) => l.event === 'node.started')!)];
+    for (let i = 1; i < n; i += JOIN_WAVE) {
+      checkBudget('steady start');
+      const wave = await Promise.all(ids.slice(i, i + JOIN_WAVE).map((id, j) => startNode(ctx, id, { seeds: [...seeds], probeFile: probeFiles[i + j], nodeFlags })));
+      procs.push(...wave);
+      const lines = await Promise.all(wave.map((p) => p.started(START_TIMEOUT_MS)));
+      admins.push(...lines.map(adminOf));
+      if (seeds.length < 3) seeds.push(...lines.slice(0, 3 - seeds.length).map(gossipOf));
+      progress(`steady: ${procs.length}/${n} started`);
+    }
+    const startedAfterS = round((Date.now() - t0) / 1000, 1);
+    await untilAllSee(admins, n, 120_000, 'steady convergence');
+    const convergedAfterS = round((Date.now() - t0) / 1000, 1);
+    progress(`steady: converged after ${convergedAfterS} s; settling ${settleS} s`);
+    await sleep(settleS * 1000);
+
+    checkBudget('steady window');
+    const loadStart = load1();
+    const lineCount0 = procs.map((p) => p.lines.length);
+    const snap0 = await Promise.all(procs.map((p, i) => readProbe(p, probeFiles[i]!)));
+    const a = procs.map((p) => ({ cpu: p.cpuSeconds(), at: Date.now(), st: p.status() }));
+    const windowEnd = Date.now() + windowS * 1000;
+    while (Date.now() < windowEnd) {
+      await sleep(Math.min(10_000, Math.max(0, windowEnd - Date.now())));
+      checkBudget('steady window');
+      for (const p of procs) if (p.exited) throw new Error(`steady: ${p.label} exited during the window\n${p.stderrTail.slice(-1500)}`);
+      const left = Math.round((windowEnd - Date.now()) / 1000);
+      if (left > 0) progress(`steady: window ${windowS - left}/${windowS} s`);
+    }
+    const b = procs.map((p) => ({ cpu: p.cpuSeconds(), at: Date.now(), st: p.status() }));
+    const snap1 = await Promise.all(procs.map((p, i) => readProbe(p, probeFiles[i]!)));
+    const loadEnd = load1();
+    const alive = await Promise.all(admins.map((x) => aliveCount(x).catch(() => -1)));
+    let suspectLines = 0;
+    let failedLines = 0;
+    procs.forEach((p, i) => {
+      for (const l of p.lines.slice(lineCount0[i])) {
+        if (l.event === 'member.suspect') suspectLines++;
+        if (l.event === 'member.failed') failedLines++;
+      }
+    });
+    const nodes: SteadyNode[] = procs.map((p, i) => {
+      const wall = (b[i]!.at - a[i]!.at) / 1000;
+      const udpWall = (snap1[i]!.at - snap0[i]!.at) / 1000;
+      return {
+        id: p.label,
+        cpuPct: round(((b[i]!.cpu - a[i]!.cpu) / wall) * 100, 3),
+        rssMiB: round((b[i]!.st['VmRSS'] ?? NaN) / MiB, 1),
+        rssStartMiB: round((a[i]!.st['VmRSS'] ?? NaN) / MiB, 1),
+        anonMiB: round((b[i]!.st['RssAnon'] ?? NaN) / MiB, 1),
+        fileMiB: round((b[i]!.st['RssFile'] ?? NaN) / MiB, 1),
+        txBps: round((snap1[i]!.udp.txBytes - snap0[i]!.udp.txBytes) / udpWall, 1),
+        rxBps: round((snap1[i]!.udp.rxBytes - snap0[i]!.udp.rxBytes) / udpWall, 1),
+        v8PhysicalMiB: round(snap1[i]!.heap.totalPhysical / MiB, 1),
+      };
+    });
+    const mm = (xs: number[], d = 3) => ({ median: round(median(xs), d), max: round(max(xs), d) });
+    const r: SteadyResult = {
+      variant,
+      nodeFlags,
+      n,
+      preset: ctx.args.preset,
+      load: { before: q.load1, waitedS: q.waitedS, quiet: q.quiet, windowStart: loadStart, windowEnd: loadEnd },
+      startedAfterS,
+      convergedAfterS,
+      settleS,
+      windowS: round((b[0]!.at - a[0]!.at) / 1000, 1),
+      cpuPct: mm(nodes.map((x) => x.cpuPct)),
+      rssMiB: mm(nodes.map((x) => x.rssMiB), 1),
+      anonMiB: mm(nodes.map((x) => x.anonMiB), 1),
+      fileMiB: mm(nodes.map((x) => x.fileMiB), 1),
+      v8PhysicalMiB: mm(nodes.map((x) => x.v8PhysicalMiB), 1),
+      txBps: mm(nodes.map((x) => x.txBps), 1),
+      wireInOutBps: mm(nodes.map((x) => x.txBps + x.rxBps), 1),
+      health: { suspectLines, failedLines, aliveAtEnd: { min: min(alive), max: max(alive) } },
+      nodes,
+      // Same settings only: the transport's 'defaults' run uses plain node, as this variant does.
+      transport: nodeFlags.length === 0 ? transportReference(ctx.root, n) : undefined,
+    };
+    progress(`steady/${variant}: CPU ${fmt(r.cpuPct.median)} % (max ${fmt(r.cpuPct.max)}), RSS ${fmt(r.rssMiB.median)} MiB (max ${fmt(r.rssMiB.max)}), tx ${fmt(r.txBps.median)} B/s, load ${loadStart} → ${loadEnd}`);
+    return r;
+  } finally {
+    progress(`steady: stopping ${procs.length} processes`);
+    await stopAll(procs, STOP_TIMEOUT_MS);
+  }
+}
+
+// ─── leave ─────────────────────────────────────────────────────────────────────────────
+
+interface LeaveTrial {
+  victim: string;
+  /** SIGTERM → the latest observer's member.left `time` (the event's own time). */
+  allLeftMs: number;
+  /** Per observer: SIGTERM → member.left `time`. */
+  observerMs: number[];
+  /** SIGTERM → the latest member.left line reaching the benchmark (stdout pipe). */
+  allLeftArrivalMs: number;
+  exitCode: number | null;
+  exitMs: number;
+}
+
+interface LeaveResult {
+  n: number;
+  preset: string;
+  load: { before: number; after: number };
+  trials: LeaveTrial[];
+  allLeftMs: { p50: number; max: number };
+  exitMs: { p50: number; max: number };
+  failedLines: number;
+  suspectLines: number;
+  failedAboutVictims: number;
+}
+
+const LEFT_TIMEOUT_MS = 10_000;
+
+async function runLeave(ctx: Ctx): Promise<LeaveResult> {
+  const { leaveNodes: n, trials } = ctx.args;
+  const loadBefore = load1();
+  progress(`leave: ${n}-node cluster, ${trials} trials (SIGTERM → member.left at every other node)`);
+  const all: AppProc[] = [];
+  const live: AppProc[] = [];
+  const adminOfProc = new Map<AppProc, string>();
+  let next = 0;
+  const add = async (seeds: string[]): Promise<AppProc> => {
+    const p = await startNode(ctx, `l${next++}`, { seeds });
+    all.push(p);
+    adminOfProc.set(p, adminOf(await p.started(START_TIMEOUT_MS)));
+    live.push(p);
+    return p;
+  };
+  const victims: string[] = [];
+  try {
+    const seed = await add([]);
+    const seedAddr = gossipOf(seed.lines.find((l) => l.event === 'node.started')!);
+    await Promise.all(Array.from({ length: n - 1 }, () => add([seedAddr])));
+    await untilAllSee(live.map((p) => adminOfProc.get(p)!), n, 60_000, 'leave convergence');
+    const out: LeaveTrial[] = [];
+    for (let t = 0; t < trials; t++) {
+      checkBudget('leave');
+      // Any node but the seed (it stays to let replacements join), oldest first.
+      const victim = live[1]!;
+      const observers = live.filter((p) => p !== victim);
+      await sleep(2000); // let the last join's dissemination die down
+      const t0 = Date.now();
+      victim.signal('SIGTERM');
+      const lines = await Promise.all(observers.map((o) => o.waitFor((l) => l.event === 'member.left' && l.member === victim.label, LEFT_TIMEOUT_MS, `member.left for ${victim.label}`)));
+      const arrivals = lines.map((l, i) => observers[i]!.arrivals[observers[i]!.lines.indexOf(l)]! - t0);
+      const observerMs = lines.map((l) => (l.time as number) - t0);
+      const ex = await victim.exit;
+      live.splice(live.indexOf(victim), 1);
+      victims.push(victim.label);
+      const trial: LeaveTrial = { victim: victim.label, allLeftMs: max(observerMs), observerMs, allLeftArrivalMs: max(arrivals), exitCode: ex.code, exitMs: ex.at - t0 };
+      out.push(trial);
+      progress(`leave: trial ${t + 1}/${trials}: ${victim.label} recorded left by all ${observers.length} after ${trial.allLeftMs} ms (exit ${ex.code} after ${trial.exitMs} ms)`);
+      if (t + 1 < trials) {
+        await add([seedAddr]);
+        await untilAllSee(live.map((p) => adminOfProc.get(p)!), n, 60_000, 'leave rejoin');
+      }
+    }
+    await sleep(2000); // a late member.failed would show up here
+    let failedLines = 0;
+    let suspectLines = 0;
+    let failedAboutVictims = 0;
+    for (const p of all)
+      for (const l of p.lines) {
+        if (l.event === 'member.failed') {
+          failedLines++;
+          if (victims.includes(l.member ?? '')) failedAboutVictims++;
+        }
+        if (l.event === 'member.suspect') suspectLines++;
+      }
+    return {
+      n,
+      preset: ctx.args.preset,
+      load: { before: loadBefore, after: load1() },
+      trials: out,
+      allLeftMs: { p50: median(out.map((x) => x.allLeftMs)), max: max(out.map((x) => x.allLeftMs)) },
+      exitMs: { p50: median(out.map((x) => x.exitMs)), max: max(out.map((x) => x.exitMs)) },
+      failedLines,
+      suspectLines,
+      failedAboutVictims,
+    };
+  } finally {
+    await stopAll(all, STOP_TIMEOUT_MS);
+  }
+}
+
+// ─── report ────────────────────────────────────────────────────────────────────────────
+
+interface Target {
+  name: string;
+  value: number;
+  limit: number;
+  unit: string;
+  verdict: Verdict;
+}
+
+interface Report {
+  benchmark: 'node';
+  date: string;
+  command: string;
+  machine: { node: string; cpus: number; cpuModel: string; totalMemGiB: number; platform: string };
+  args: Omit<Args, 'phases'> & { phases: Phase[] };
+  startup?: StartupResult;
+  idle?: IdleResult;
+  steady: SteadyResult[];
+  leave?: LeaveResult;
+  targets: Target[];
+  durationS: number;
+}
+
+function evaluateTargets(r: Report): Target[] {
+  const out: Target[] = [];
+  const add = (name: string, value: number, limit: number, unit: string) => out.push({ name, value, limit, unit, verdict: verdict(value, limit, unit) });
+  if (r.startup) {
+    add('start to ready (spawn → /health/ready 200), p50', r.startup.spawnToReadyMs.p50 / 1000, 1.5, 's');
+    add('start to ready, max', r.startup.spawnToReadyMs.max / 1000, 1.5, 's');
+  }
+  if (r.idle) for (const v of r.idle.variants) add(`idle RSS, ${v.name}`, v.mem.rssMiB, 80, 'MiB');
+  for (const s of r.steady) {
+    add(`steady CPU per node, ${s.n} nodes, ${s.variant} (median)`, s.cpuPct.median, 0.5, '% of one core');
+    add(`steady CPU per node, ${s.n} nodes, ${s.variant} (max)`, s.cpuPct.max, 0.5, '% of one core');
+  }
+  if (r.leave) {
+    add(`graceful leave recorded as left by all, ${r.leave.n} nodes (p50)`, r.leave.allLeftMs.p50 / 1000, 2, 's');
+    add(`graceful leave recorded as left by all (max)`, r.leave.allLeftMs.max / 1000, 2, 's');
+    out.push({
+      name: 'member.failed lines about a node that left',
+      value: r.leave.failedAboutVictims,
+      limit: 0,
+      unit: '',
+      verdict: { met: r.leave.failedAboutVictims === 0, text: r.leave.failedAboutVictims === 0 ? 'met (0)' : `not met (${r.leave.failedAboutVictims})` },
+    });
+  }
+  return out;
+}
+
+const mmStr = (x: { median: number; max: number }) => `${fmt(x.median)} / ${fmt(x.max)}`;
+
+function printTables(r: Report): string {
+  const parts: string[] = [];
+  if (r.startup) {
+    const s = r.startup;
+    parts.push(
+      table(
+        ['start-up (one-node cluster, TLS files given)', 'p50', 'max'],
+        [
+          [`spawn → first 200 from /health/ready (ms, ${s.runs} runs)`, s.spawnToReadyMs.p50, s.spawnToReadyMs.max],
+          ['app-reported startupMs (process start → listening)', s.reportedStartupMs.p50, s.reportedStartupMs.max],
+          ['spawn → node.started line read (ms)', s.spawnToStartedLineMs.p50, s.spawnToStartedLineMs.max],
+          ['1-min load before / after', `${s.load.before}${s.load.quiet ? '' : ' (not quiet)'}`, `${s.load.after}`],
+        ],
+      ),
+    );
+  }
+  if (r.idle) {
+    const i = r.idle;
+    parts.push(
+      table(
+        [`idle one-node cluster, after ${i.idleS} s`, ...i.variants.map((v) => v.name)],
+        [
+          ['RSS (VmRSS) MiB', ...i.variants.map((v) => v.mem.rssMiB)],
+          ['  anonymous (RssAnon) MiB', ...i.variants.map((v) => v.mem.anonMiB)],
+          ['  file-backed (RssFile) MiB', ...i.variants.map((v) => v.mem.fileMiB)],
+          ['peak RSS (VmHWM) MiB', ...i.variants.map((v) => v.mem.hwmMiB)],
+          ['V8 heap: physical / total / used MiB (probe twin)', ...i.variants.map((v) => `${fmt(v.v8!.v8PhysicalMiB)} / ${fmt(v.v8!.heapTotalMiB)} / ${fmt(v.v8!.heapUsedMiB)}`)],
+          ['  new space / old space / code MiB', ...i.variants.map((v) => `${fmt(v.v8!.spacesMiB['new_space'] ?? NaN)} / ${fmt(v.v8!.spacesMiB['old_space'] ?? NaN)} / ${fmt(v.v8!.spacesMiB['code_space'] ?? NaN)}`)],
+          ['external / array buffers / malloced MiB', ...i.variants.map((v) => `${fmt(v.v8!.externalMiB)} / ${fmt(v.v8!.arrayBuffersMiB)} / ${fmt(v.v8!.mallocedMiB)}`)],
+          ['probe twin RSS MiB (probe cost check)', ...i.variants.map((v) => v.probeMem!.rssMiB)],
+          ['same node WITHOUT NestJS (runtime-node.ts): RSS (anon + file) MiB', ...i.variants.map((v) => `${fmt(v.withoutNest!.rssMiB)} (${fmt(v.withoutNest!.anonMiB)} + ${fmt(v.withoutNest!.fileMiB)})`)],
+          ['CPU % of one core while idle', ...i.variants.map((v) => v.cpuPct)],
+        ],
+      ),
+    );
+    parts.push(table(['import-only Node process (no app code), cumulative', 'RSS MiB', 'anon', 'file'], i.modules.map((m) => [m.name, m.mem.rssMiB, m.mem.anonMiB, m.mem.fileMiB])));
+  }
+  if (r.steady.length) {
+    const ss = r.steady;
+    const t = ss.find((x) => x.transport)?.transport;
+    const col = (f: (s: SteadyResult) => string, tf?: (t: TransportRef) => string) => [...ss.map(f), ...(t ? [tf ? tf(t) : '—'] : [])];
+    parts.push(
+      table(
+        [`steady, ${ss[0]!.n} nodes (${ss[0]!.preset}), median / max over nodes`, ...ss.map((s) => `app, ${s.nodeFlags.length ? `node ${s.nodeFlags.join(' ')}` : 'node'}`), ...(t ? [`transport only, '${t.setting}' (${t.file})`] : [])],
+        [
+          ['CPU % of one core', ...col((s) => mmStr(s.cpuPct), (t) => mmStr(t.cpuPct))],
+          ['RSS MiB at the end of the window', ...col((s) => mmStr(s.rssMiB), (t) => mmStr(t.rssMiB))],
+          ['  anonymous / file-backed MiB (median)', ...col((s) => `${fmt(s.anonMiB.median)} / ${fmt(s.fileMiB.median)}`)],
+          ['  V8 heap physical MiB', ...col((s) => mmStr(s.v8PhysicalMiB))],
+          ['wire tx B/s (UDP payload)', ...col((s) => mmStr(s.txBps), (t) => mmStr(t.txBps))],
+          ['wire in+out B/s', ...col((s) => mmStr(s.wireInOutBps))],
+          ['started / converged after / settle / window (s)', ...col((s) => `${s.startedAfterS} / ${s.convergedAfterS} / ${s.settleS} / ${s.windowS}`)],
+          ['window: member.suspect / member.failed lines', ...col((s) => `${s.health.suspectLines} / ${s.health.failedLines}`)],
+          ['alive members seen at the end (min / max)', ...col((s) => `${s.health.aliveAtEnd.min} / ${s.health.aliveAtEnd.max}`)],
+          ['1-min load: before start / window start → end', ...col((s) => `${s.load.before}${s.load.quiet ? '' : ' (not quiet)'} / ${s.load.windowStart} → ${s.load.windowEnd}`, (t) => `— / ${t.load[0]} → ${t.load[1]}`)],
+        ],
+      ),
+    );
+    if (!t) parts.push('No full transport run with a 20-node \'defaults\' result was found in tools/bench/results/ when this ran: see the Transport section for the transport-only figures.');
+  }
+  if (r.leave) {
+    const l = r.leave;
+    parts.push(
+      table(
+        [`graceful leave, ${l.n} nodes (${l.preset}), ${l.trials.length} trials`, 'p50', 'max'],
+        [
+          ['SIGTERM → member.left logged by every other node (ms, line time)', l.allLeftMs.p50, l.allLeftMs.max],
+          ['SIGTERM → last member.left line read by the benchmark (ms)', median(l.trials.map((x) => x.allLeftArrivalMs)), max(l.trials.map((x) => x.allLeftArrivalMs))],
+          ['SIGTERM → process exit (ms)', l.exitMs.p50, l.exitMs.max],
+          ['exit codes', l.trials.map((x) => x.exitCode).join(','), ''],
+          ['member.failed lines (about leavers) / member.suspect lines, whole phase', `${l.failedLines} (${l.failedAboutVictims}) / ${l.suspectLines}`, ''],
+        ],
+      ),
+    );
+  }
+  if (r.targets.length) parts.push(table(['target (issue 4)', 'verdict'], r.targets.map((t) => [t.name, t.verdict.text])));
+  return parts.join('\n\n');
+}
+
+function docsSection(r: Report, tables: string, notes: string): string {
+  return `## Node app (issue 4)
+
+Measured ${r.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, a machine shared with other jobs (load averages in the tables). Command:
+
+\`\`\`
+${r.command}
+\`\`\`
+
+Real processes of the built app (\`apps/node/dist/main.js\`, built by \`node:build\`) on 127.0.0.1, one process per node, certificates given as files (\`--tls-*\`), log level info. Results: \`tools/bench/results/node-${r.date}.json\`; code: \`tools/bench/node/\`.
+
+- **Start to ready**: from \`spawn()\` to the first 200 of \`GET /health/ready\` (polled every ${READY_POLL_MS} ms), one warm-up run not counted; \`startupMs\` is the app's own figure (\`performance.now()\` when the admin API listens, i.e. from process start).
+- **Idle RSS**: VmRSS (\`/proc/<pid>/status\`) of a one-node cluster ${r.idle?.idleS ?? r.args.idleS} s after spawn. The V8 figures come from twin processes started with a preload (\`tools/bench/node/probe.ts\`) that answers SIGUSR2 with a snapshot; it adds no timer. The import-only rows are bare Node processes that import the listed packages cumulatively and idle.
+- **Steady**: CPU = utime + stime (\`/proc/<pid>/stat\`) over the window ÷ wall time, % of one core; RSS at the end of the window; wire bytes counted at node:dgram by the same preload, as in the Transport section. The transport-only column is the newest full transport run's 20-node \`defaults\` result (library defaults, which the app uses), read from \`tools/bench/results/\`.
+- **Leave**: SIGTERM to one non-seed node; latency = the \`time\` field of each other node's \`member.left\` line minus the moment of the signal (same clock); a fresh node joins after each trial.
+
+${tables}
+
+${notes}
+`;
+}
+
+function notesFor(r: Report): string {
+  const lines: string[] = [];
+  if (r.idle) {
+    const base = r.idle.modules[0]?.mem.rssMiB ?? NaN;
+    const nest = r.idle.modules[1]?.mem.rssMiB ?? NaN;
+    const allDeps = r.idle.modules[r.idle.modules.length - 2]?.mem.rssMiB ?? NaN;
+    const app = r.idle.variants[0]?.mem.rssMiB ?? NaN;
+    const semi = r.idle.variants[1]?.mem.rssMiB ?? NaN;
+    const quic = r.idle.modules.find((m) => m.name.includes('alone'))?.mem.rssMiB ?? NaN;
+    lines.push(
+      `Where an idle node's memory goes: a bare Node process is ${fmt(base)} MiB; importing NestJS core (with reflect-metadata, rxjs, common) brings it to ${fmt(nest)} MiB; all of the app's dependencies imported but nothing run: ${fmt(allDeps)} MiB; the running app ${fmt(app)} MiB (${fmt(semi)} MiB with --max-semi-space-size=1). @shoal/transport-quic alone (QUIC native module, x509, msgpackr) is ${fmt(quic)} MiB.`,
+    );
+  }
+  return lines.join('\n\n');
+}
+
+function writeDocs(root: string, section: string): void {
+  const file = path.join(root, 'docs', 'BENCHMARKS.md');
+  const heading = '## Node app (issue 4)';
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  let next: string;
+  const start = current.indexOf(`\n${heading}\n`);
+  if (start < 0) {
+    next = `${current.replace(/\n*$/, '')}\n\n${section.trimEnd()}\n`;
+  } else {
+    const rest = current.slice(start + 1 + heading.length);
+    const endRel = rest.search(/\n## /);
+    const end = endRel < 0 ? current.length : start + 1 + heading.length + endRel + 1;
+    next = `${current.slice(0, start + 1)}${section.trimEnd()}\n${end < current.length ? `\n${current.slice(end)}` : ''}`;
+  }
+  const tmp = `${file}.node-${process.pid}.tmp`;
+  writeFileSync(tmp, next);
+  renameSync(tmp, file);
+}
+
+// ─── main ──────────────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv);
+  installCleanup('bench-node');
+  const started = Date.now();
+  deadline = started + args.budgetMin * 60_000;
+  const root = findRoot();
+  const mainJs = path.join(root, 'apps', 'node', 'dist', 'main.js');
+  if (!existsSync(mainJs)) usage(`${mainJs} is missing: build the app first (npx nx run node:build)`);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-node-'));
+  const ctx: Ctx = { args, root, main: mainJs, tmp, certs: new Certs(tmp) };
+  const date = new Date().toISOString().slice(0, 10);
+  const report: Report = {
+    benchmark: 'node',
+    date,
+    command: `npx nx run node:bench${argv.length ? ` --args="${argv.join(' ')}"` : ''}`,
+    machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', totalMemGiB: round(os.totalmem() / 1024 ** 3, 1), platform: `${os.platform()} ${os.release()}` },
+    args: { ...args, phases: [...args.phases] },
+    steady: [],
+    targets: [],
+    durationS: 0,
+  };
+  progress(`phases ${[...args.phases].join(',')}; budget ${args.budgetMin} min; temp dir ${tmp}`);
+  try {
+    if (args.phases.has('startup')) report.startup = await runStartup(ctx);
+    if (args.phases.has('steady')) for (const v of args.steadyVariants) report.steady.push(await runSteady(ctx, v));
+    if (args.phases.has('idle')) report.idle = await runIdle(ctx);
+    if (args.phases.has('leave')) report.leave = await runLeave(ctx);
+  } finally {
+    killAll();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  report.targets = evaluateTargets(report);
+  report.durationS = round((Date.now() - started) / 1000, 0);
+  const tables = printTables(report);
+  process.stdout.write(`${tables}\n`);
+  const resultsDir = path.join(root, 'tools', 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const jsonFile = path.join(resultsDir, `node-${date}${args.quick ? '-quick' : ''}.json`);
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  progress(`wrote ${path.relative(root, jsonFile)}`);
+  if (args.docs) {
+    writeDocs(root, docsSection(report, tables, notesFor(report)));
+    progress('rewrote the "## Node app (issue 4)" section of docs/BENCHMARKS.md');
+  }
+  progress(`done in ${report.durationS} s`);
+}
+
+main().then(
+  () => {
+    if (liveCount() > 0) killAll();
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench-node failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);
