@@ -797,15 +797,7 @@ export class QuicEndpoint {
       void connection.stop({ force: true }).catch(() => {});
       return;
     }
-    let state = this.inbound.get(connection);
-    if (!state) {
-      state = {};
-      this.inbound.set(connection, state);
-      connection.closedP.then(
-        () => this.forgetInbound(connection),
-        () => this.forgetInbound(connection),
-      );
-    }
+    const state = this.inboundState(connection);
     if (!state.peer && !state.timer) {
       // A peer that completes TLS but never opens its stream is dropped after the hello timeout.
       const remote = formatAddress(connection.remoteHost, connection.remotePort);
@@ -817,6 +809,20 @@ export class QuicEndpoint {
         }
       }, this.opts.helloTimeoutMs);
     }
+  }
+
+  /** The admission state of an inbound connection, made (and forgotten on close) on first sight. */
+  private inboundState(connection: QUICConnection): InboundState {
+    let state = this.inbound.get(connection);
+    if (!state) {
+      state = {};
+      this.inbound.set(connection, state);
+      connection.closedP.then(
+        () => this.forgetInbound(connection),
+        () => this.forgetInbound(connection),
+      );
+    }
+    return state;
   }
 
   private forgetInbound(connection: QUICConnection): void {
@@ -831,15 +837,7 @@ export class QuicEndpoint {
       stream.cancel(new Error('not accepting streams'));
       return;
     }
-    let state = this.inbound.get(connection);
-    if (!state) {
-      state = {};
-      this.inbound.set(connection, state);
-      connection.closedP.then(
-        () => this.forgetInbound(connection),
-        () => this.forgetInbound(connection),
-      );
-    }
+    const state = this.inboundState(connection);
     if (state.peer) {
       this.extraStreams++;
       stream.cancel(new Error('one stream per connection'));
