@@ -57,6 +57,8 @@ interface Args {
   docs: boolean;
   quick: boolean;
   budgetMin: number;
+  /** Add this run's phases to today's results file (same phases / steady variants are replaced). */
+  merge: boolean;
   /** Measure nothing: rebuild tables, targets and the docs section from this results file. */
   reportOnly?: string;
 }
@@ -76,7 +78,8 @@ function parseArgs(argv: readonly string[]): Args {
     settleS: 20,
     leaveNodes: 5,
     trials: 6,
-    steadyVariants: ['node', 'semi1'],
+    steadyVariants: ['node', 'semi1', 'runtime'],
+    merge: false,
     preset: 'lan',
     quietLoad: 1.5,
     quietWaitMin: 15,
@@ -142,6 +145,9 @@ function parseArgs(argv: readonly string[]): Args {
       }
       case '--quiet-wait-min':
         a.quietWaitMin = int(k, v, 0, 15);
+        break;
+      case '--merge':
+        a.merge = true;
         break;
       case '--report-only':
         if (!v) usage('--report-only wants a results file (tools/bench/results/node-<date>.json)');
@@ -537,11 +543,24 @@ function transportReference(root: string, n: number): TransportRef | undefined {
 
 const JOIN_WAVE = 5;
 
-const STEADY_VARIANTS: Record<string, string[]> = { node: [], semi1: ['--max-semi-space-size=1'] };
+/** Steady-phase variants: the app with plain node, the app as docker/Dockerfile runs it, and the same cluster without NestJS (runtime-node.ts). */
+const STEADY_VARIANTS: Record<string, { nodeFlags: string[]; runtimeOnly?: boolean }> = {
+  node: { nodeFlags: [] },
+  semi1: { nodeFlags: ['--max-semi-space-size=1'] },
+  runtime: { nodeFlags: [], runtimeOnly: true },
+};
+
+/** A node of the Nest-free comparison (tools/bench/node/runtime-node.ts). */
+async function startRuntimeNode(ctx: Ctx, id: string, opts: { seeds?: string[]; nodeFlags?: string[]; probeFile?: string } = {}): Promise<AppProc> {
+  const tls = await ctx.certs.args(id);
+  const flags = [...(opts.nodeFlags ?? []), ...(opts.probeFile ? ['--import', PROBE] : [])];
+  return new AppProc(id, RUNTIME_NODE, [id, tls[1]!, tls[3]!, tls[5]!, (opts.seeds ?? []).join(',')], { nodeFlags: flags, cwd: ctx.tmp, env: opts.probeFile ? { SHOAL_BENCH_PROBE_FILE: opts.probeFile } : {} });
+}
 
 async function runSteady(ctx: Ctx, variant: string): Promise<SteadyResult> {
   const { nodes: n, windowS, settleS } = ctx.args;
-  const nodeFlags = STEADY_VARIANTS[variant]!;
+  const { nodeFlags, runtimeOnly } = STEADY_VARIANTS[variant]!;
+  const start = runtimeOnly ? startRuntimeNode : startNode;
   const q = await waitQuiet(ctx.args, `steady/${variant}`);
   progress(`steady/${variant}: ${n} node processes (${ctx.args.preset} preset, node flags: ${nodeFlags.join(' ') || 'none'}), load ${q.load1}`);
   const ids = Array.from({ length: n }, (_, i) => `n${String(i).padStart(2, '0')}`);
@@ -550,13 +569,13 @@ async function runSteady(ctx: Ctx, variant: string): Promise<SteadyResult> {
   const probeFiles = ids.map((id) => path.join(ctx.tmp, `probe-${id}.json`));
   try {
     const t0 = Date.now();
-    const seedProc = await startNode(ctx, ids[0]!, { probeFile: probeFiles[0], nodeFlags });
+    const seedProc = await start(ctx, ids[0]!, { probeFile: probeFiles[0], nodeFlags });
     procs.push(seedProc);
     const seeds = [gossipOf(await seedProc.started(START_TIMEOUT_MS))];
     const admins = [adminOf(seedProc.lines.find((l) => l.event === 'node.started')!)];
     for (let i = 1; i < n; i += JOIN_WAVE) {
       checkBudget('steady start');
-      const wave = await Promise.all(ids.slice(i, i + JOIN_WAVE).map((id, j) => startNode(ctx, id, { seeds: [...seeds], probeFile: probeFiles[i + j], nodeFlags })));
+      const wave = await Promise.all(ids.slice(i, i + JOIN_WAVE).map((id, j) => start(ctx, id, { seeds: [...seeds], probeFile: probeFiles[i + j], nodeFlags })));
       procs.push(...wave);
       const lines = await Promise.all(wave.map((p) => p.started(START_TIMEOUT_MS)));
       admins.push(...lines.map(adminOf));
@@ -630,7 +649,7 @@ async function runSteady(ctx: Ctx, variant: string): Promise<SteadyResult> {
       health: { suspectLines, failedLines, aliveAtEnd: { min: min(alive), max: max(alive) } },
       nodes,
       // Same settings only: the transport's 'defaults' run uses plain node, as this variant does.
-      transport: nodeFlags.length === 0 ? transportReference(ctx.root, n) : undefined,
+      transport: nodeFlags.length === 0 && !runtimeOnly ? transportReference(ctx.root, n) : undefined,
     };
     progress(`steady/${variant}: CPU ${fmt(r.cpuPct.median)} % (max ${fmt(r.cpuPct.max)}), RSS ${fmt(r.rssMiB.median)} MiB (max ${fmt(r.rssMiB.max)}), tx ${fmt(r.txBps.median)} B/s, load ${loadStart} → ${loadEnd}`);
     return r;
@@ -772,7 +791,7 @@ function evaluateTargets(r: Report): Target[] {
     add('start to ready, max', r.startup.spawnToReadyMs.max / 1000, 1.5, 's');
   }
   if (r.idle) for (const v of r.idle.variants) add(`idle RSS, ${v.name}`, v.mem.rssMiB, 80, 'MiB');
-  for (const s of r.steady) {
+  for (const s of r.steady.filter((x) => x.variant !== 'runtime')) {
     add(`steady CPU per node, ${s.n} nodes, ${s.variant} (median)`, s.cpuPct.median, 0.5, '% of one core');
     add(`steady CPU per node, ${s.n} nodes, ${s.variant} (max)`, s.cpuPct.max, 0.5, '% of one core');
   }
@@ -835,7 +854,7 @@ function printTables(r: Report): string {
     const col = (f: (s: SteadyResult) => string, tf?: (t: TransportRef) => string) => [...ss.map(f), ...(t ? [tf ? tf(t) : '—'] : [])];
     parts.push(
       table(
-        [`steady, ${ss[0]!.n} nodes (${ss[0]!.preset}), median / max over nodes`, ...ss.map((s) => `app, ${s.nodeFlags.length ? `node ${s.nodeFlags.join(' ')}` : 'node'}`), ...(t ? [`transport only, '${t.setting}' (${t.file})`] : [])],
+        [`steady, ${ss[0]!.n} nodes (${ss[0]!.preset}), median / max over nodes`, ...ss.map((s) => (s.variant === 'runtime' ? 'without NestJS (runtime-node), node' : `app, ${s.nodeFlags.length ? `node ${s.nodeFlags.join(' ')}` : 'node'}`)), ...(t ? [`transport only, '${t.setting}' (${t.file})`] : [])],
         [
           ['CPU % of one core', ...col((s) => mmStr(s.cpuPct), (t) => mmStr(t.cpuPct))],
           ['RSS MiB at the end of the window', ...col((s) => mmStr(s.rssMiB), (t) => mmStr(t.rssMiB))],
@@ -850,7 +869,7 @@ function printTables(r: Report): string {
         ],
       ),
     );
-    if (!t) parts.push('No full transport run with a 20-node \'defaults\' result was found in tools/bench/results/ when this ran: see the Transport section for the transport-only figures.');
+    if (!t && !ss.some((x) => x.variant === 'runtime')) parts.push('No full transport run with a 20-node \'defaults\' result was found in tools/bench/results/ when this ran: see the Transport section for the transport-only figures.');
   }
   if (r.leave) {
     const l = r.leave;
@@ -884,7 +903,7 @@ Real processes of the built app (\`apps/node/dist/main.js\`, built by \`node:bui
 
 - **Start to ready**: from \`spawn()\` to the first 200 of \`GET /health/ready\` (polled every ${READY_POLL_MS} ms), one warm-up run not counted; \`startupMs\` is the app's own figure (\`performance.now()\` when the admin API listens, i.e. from process start).
 - **Idle RSS**: VmRSS (\`/proc/<pid>/status\`) of a one-node cluster ${r.idle?.idleS ?? r.args.idleS} s after spawn. The V8 figures come from twin processes started with a preload (\`tools/bench/node/probe.ts\`) that answers SIGUSR2 with a snapshot; it adds no timer. The import-only rows are bare Node processes that import the listed packages cumulatively and idle.
-- **Steady**: CPU = utime + stime (\`/proc/<pid>/stat\`) over the window ÷ wall time, % of one core; RSS at the end of the window; wire bytes counted at node:dgram by the same preload, as in the Transport section. The transport-only column is the newest full transport run's 20-node \`defaults\` result (library defaults, which the app uses), read from \`tools/bench/results/\`.
+- **Steady**: CPU = utime + stime (\`/proc/<pid>/stat\`) over the window ÷ wall time, % of one core; RSS at the end of the window; wire bytes counted at node:dgram by the same preload, as in the Transport section. The "without NestJS" column is the same cluster, same run, of \`tools/bench/node/runtime-node.ts\` processes (the transport's NodeRuntime with library defaults as the app uses them, pino, node:http): the transport without the framework. A "transport only" column, when present, is the newest full transport run's 20-node \`defaults\` result read from \`tools/bench/results/\`.
 - **Leave**: SIGTERM to one non-seed node; latency = the \`time\` field of each other node's \`member.left\` line minus the moment of the signal (same clock); a fresh node joins after each trial.
 
 ${tables}
@@ -929,13 +948,19 @@ function notesFor(r: Report): string {
     }
   }
   const plainSteady = r.steady.find((s) => s.transport);
+  const appPlain = r.steady.find((s) => s.variant === 'node');
+  const bare = r.steady.find((s) => s.variant === 'runtime');
   if (r.steady.length) {
-    const parts = r.steady.map((s) => `${fmt(s.cpuPct.median)} % median / ${fmt(s.cpuPct.max)} % max (${s.variant})`);
+    const parts = r.steady.filter((s) => s.variant !== 'runtime').map((s) => `${fmt(s.cpuPct.median)} % median / ${fmt(s.cpuPct.max)} % max (${s.variant})`);
     let text = `**Steady CPU** in a ${r.steady[0]!.n}-node cluster: ${parts.join('; ')} of one core per node (target 0.5 %).`;
     if (plainSteady?.transport) {
       const t = plainSteady.transport;
       const d = plainSteady.cpuPct.median - t.cpuPct.median;
       text += ` The transport alone with the same settings ('defaults', ${t.file}) measured ${fmt(t.cpuPct.median)} % median / ${fmt(t.cpuPct.max)} % max, so the framework adds about ${fmt(d)} percentage points (${fmt((d / t.cpuPct.median) * 100)} %) at the median; wire bytes ${fmt(plainSteady.txBps.median)} vs ${fmt(t.txBps.median)} B/s tx per node (the app sends what the transport sends). The two runs were at different times on a shared machine: compare the load averages.`;
+    }
+    if (appPlain && bare) {
+      const d = appPlain.cpuPct.median - bare.cpuPct.median;
+      text += ` In the same run, the same ${bare.n}-node cluster WITHOUT NestJS (runtime-node.ts: the transport's NodeRuntime, pino, node:http; plain node) used ${fmt(bare.cpuPct.median)} % median / ${fmt(bare.cpuPct.max)} % max and ${fmt(bare.rssMiB.median)} MiB: the framework adds ${fmt(d)} percentage points of one core at the median (${fmt(bare.cpuPct.median > 0 ? (d / bare.cpuPct.median) * 100 : NaN)} %) and ${fmt(appPlain.rssMiB.median - bare.rssMiB.median)} MiB RSS; wire tx ${fmt(appPlain.txBps.median)} vs ${fmt(bare.txBps.median)} B/s per node.`;
     }
     out.push(text);
   }
@@ -1016,13 +1041,26 @@ async function main(): Promise<void> {
     killAll();
     rmSync(tmp, { recursive: true, force: true });
   }
-  report.targets = evaluateTargets(report);
   report.durationS = round((Date.now() - started) / 1000, 0);
+  const jsonName = `node-${date}${args.quick ? '-quick' : ''}.json`;
+  const previous = path.join(root, 'tools', 'bench', 'results', jsonName);
+  if (args.merge && existsSync(previous)) {
+    const old = JSON.parse(readFileSync(previous, 'utf8')) as Report;
+    const kept = old.steady.filter((x) => !report.steady.some((y) => y.variant === x.variant));
+    report.startup ??= old.startup;
+    report.idle ??= old.idle;
+    report.leave ??= old.leave;
+    report.steady = [...kept, ...report.steady].sort((a, b) => args.steadyVariants.indexOf(a.variant) - args.steadyVariants.indexOf(b.variant));
+    report.command = `${old.command} and ${report.command}`;
+    report.durationS += old.durationS;
+    progress(`merged with ${path.relative(root, previous)}`);
+  }
+  report.targets = evaluateTargets(report);
   const tables = printTables(report);
   process.stdout.write(`${tables}\n`);
   const resultsDir = path.join(root, 'tools', 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const jsonFile = path.join(resultsDir, `node-${date}${args.quick ? '-quick' : ''}.json`);
+  const jsonFile = path.join(resultsDir, jsonName);
   writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
   progress(`wrote ${path.relative(root, jsonFile)}`);
   if (args.docs) {

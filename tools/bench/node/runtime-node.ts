@@ -1,10 +1,11 @@
 /**
  * A membership node WITHOUT NestJS, for the idle-memory comparison only: the transport's
  * NodeRuntime (QUIC, mutual TLS, the protocol core), pino JSON logs on stdout, and a
- * node:http server answering GET /health/ready — what the app does at idle, minus the
- * framework. Not a product; it has no admin API beyond readiness.
+ * node:http server answering GET /health/ready and GET /v1/members?state=alive — what the
+ * app does, minus the framework: the benchmark's "transport only" node, run in the same
+ * cluster setup as the app. Not a product.
  *
- *   node runtime-node.js <id> <ca.pem> <cert.pem> <key.pem>
+ *   node runtime-node.js <id> <ca.pem> <cert.pem> <key.pem> [seed,seed…]
  *
  * Prints one `node.started` JSON line ({ gossip, admin }) and runs until SIGTERM/SIGINT.
  */
@@ -14,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { NodeRuntime } from '@shoal/transport-quic';
 
-const [id, caPath, certPath, keyPath] = process.argv.slice(2);
+const [id, caPath, certPath, keyPath, seedList] = process.argv.slice(2);
 if (!id || !caPath || !certPath || !keyPath) {
   process.stderr.write('usage: runtime-node.js <id> <ca.pem> <cert.pem> <key.pem>\n');
   process.exit(2);
@@ -26,14 +27,21 @@ const rt = await NodeRuntime.start({
   bindHost: '127.0.0.1',
   bindPort: 0,
   preset: 'lan',
+  seeds: seedList ? seedList.split(',').filter(Boolean) : [],
   tls: { caPem: readFileSync(caPath, 'utf8'), certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') },
   logger: log,
 });
 rt.on('error', (e: unknown) => log.warn({ err: String(e) }, 'runtime error'));
 const server = http.createServer((req, res) => {
-  const ok = req.url === '/health/ready';
-  res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
-  res.end(ok ? '{"status":"ok"}' : '{}');
+  const url = req.url ?? '';
+  res.setHeader('content-type', 'application/json');
+  if (url === '/health/ready') {
+    res.writeHead(rt.isReady() ? 200 : 503).end('{"status":"ok"}');
+  } else if (url === '/v1/members?state=alive') {
+    res.writeHead(200).end(JSON.stringify({ node: id, members: rt.members({ states: ['alive'] }).map((m) => ({ id: m.id })) }));
+  } else {
+    res.writeHead(404).end('{}');
+  }
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const port = (server.address() as AddressInfo).port;
