@@ -1,0 +1,1115 @@
+/**
+ * Transport benchmark (issue 3, item 7 and Targets): real nodes over QUIC on 127.0.0.1,
+ * one child process per node (so CPU and RSS are per node).
+ *
+ *  micro   two bare endpoints in two processes: RSS per open connection (each side),
+ *          handshake + hello time / CPU / bytes of fresh dials, and the frame round trip
+ *          on one long-lived connection (the transport alone).
+ *  steady  a 20-node cluster (lan preset) per transport setting: after convergence and a
+ *          settle period, a window of ≥ 60 s: per node CPU % of one core
+ *          (process.cpuUsage deltas), RSS, UDP payload bytes/s (counted at node:dgram,
+ *          see udp-meter.ts), probe round trip p50/p99 from the core's rtts samples, CPU
+ *          ms per probe round, and the window's health (suspicions, failures, dials).
+ *  big     a 100-node cluster with pool maxTotal = 16: some nodes alone in a process (their
+ *          RSS is compared with the 20-node figure), the rest packed several per process.
+ *
+ * Prints tables, writes tools/bench/results/transport-<date>.json and rewrites the section
+ * "## Transport (issue 3)" of docs/BENCHMARKS.md. Progress goes to stderr. Every child is
+ * killed on exit, on SIGINT/SIGTERM and when the time budget runs out.
+ *
+ * Run: npx nx run transport-quic:bench
+ *      npx nx run transport-quic:bench --args="--quick"          (smoke run, ~1 min, no docs)
+ *      npx nx run transport-quic:bench --args="--phases=steady --configs=defaults --window=60"
+ *      --config="name:pool.idleTimeoutMs=60000,endpoint.keepAliveIntervalMs=0"  (extra setting, repeatable)
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClusterCa, issueNodeCertificate, POOL_DEFAULTS, DEFAULT_KEEP_ALIVE_INTERVAL_MS, DEFAULT_MAX_IDLE_TIMEOUT_MS, type CertificatePair } from '@shoal/transport-quic';
+import { PRESETS, type PresetName } from '@shoal/core';
+import { BenchChild, installCleanup, killAll, liveChildren, stopAll } from './children.js';
+import type { ChildSample, NodeSample, TlsMaterial } from './protocol.js';
+import { fmt, max, mean, median, MiB, percentile, round, table, verdict, type Verdict } from './stats.js';
+
+// ─── settings under test ───────────────────────────────────────────────────────────────
+
+interface TransportSetting {
+  name: string;
+  description: string;
+  pool: Record<string, number>;
+  endpoint: Record<string, number>;
+  /** Extra Node flags of every node process (e.g. V8 heap sizing). */
+  nodeFlags: string[];
+}
+
+const SETTINGS: Record<string, TransportSetting> = {
+  defaults: {
+    name: 'defaults',
+    description: `library defaults: pool idleTimeoutMs ${POOL_DEFAULTS.idleTimeoutMs}, endpoint maxIdleTimeoutMs ${DEFAULT_MAX_IDLE_TIMEOUT_MS}, keepAliveIntervalMs ${DEFAULT_KEEP_ALIVE_INTERVAL_MS}`,
+    pool: {},
+    endpoint: {},
+    nodeFlags: [],
+  },
+  tuned: {
+    name: 'tuned',
+    description: 'QUIC keep-alive off (endpoint keepAliveIntervalMs 0), endpoint maxIdleTimeoutMs 90000, pool idleTimeoutMs 60000',
+    pool: { idleTimeoutMs: 60_000 },
+    endpoint: { keepAliveIntervalMs: 0, maxIdleTimeoutMs: 90_000 },
+    nodeFlags: [],
+  },
+  'tuned-semi1': {
+    name: 'tuned-semi1',
+    description: 'tuned, and every node process started with node --max-semi-space-size=1 (V8 young generation capped at 1 MiB per semi-space)',
+    pool: { idleTimeoutMs: 60_000 },
+    endpoint: { keepAliveIntervalMs: 0, maxIdleTimeoutMs: 90_000 },
+    nodeFlags: ['--max-semi-space-size=1'],
+  },
+};
+
+// ─── arguments ─────────────────────────────────────────────────────────────────────────
+
+type Phase = 'micro' | 'steady' | 'big';
+
+interface Args {
+  phases: Set<Phase>;
+  configs: string[];
+  nodes: number;
+  windowS: number;
+  settleS: number;
+  settleMaxS: number;
+  bigNodes: number;
+  bigMaxTotal: number;
+  bigSolo: number;
+  bigPerProcess: number;
+  bigConfig: string;
+  bigWindowS: number;
+  bigSettleS: number;
+  /** The big run's periodic timings (probe, probe timeout, gossip, push-pull, reconnect) are the preset's × this. */
+  bigTimeScale: number;
+  preset: string;
+  docs: boolean;
+  quick: boolean;
+  budgetMin: number;
+  sampleEveryS: number;
+  /** Node ids whose process runs with --cpu-prof (profiles in tmp/bench-transport-prof). */
+  profile: string[];
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`bench-transport: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseSetting(spec: string): TransportSetting {
+  const colon = spec.indexOf(':');
+  if (colon <= 0) usage(`--config wants "name:pool.key=v,endpoint.key=v", got ${JSON.stringify(spec)}`);
+  const name = spec.slice(0, colon);
+  const s: TransportSetting = { name, description: spec.slice(colon + 1), pool: {}, endpoint: {}, nodeFlags: [] };
+  for (const kv of spec.slice(colon + 1).split(',').filter(Boolean)) {
+    if (kv.startsWith('flag=')) {
+      if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(kv.slice(5))) usage(`bad node flag ${JSON.stringify(kv.slice(5))}`);
+      s.nodeFlags.push(kv.slice(5));
+      continue;
+    }
+    const m = /^(pool|endpoint)\.([A-Za-z]+)=(-?[0-9]+)$/.exec(kv.trim());
+    if (!m) usage(`bad --config entry ${JSON.stringify(kv)} (want pool.key=int, endpoint.key=int or flag=--node-flag)`);
+    s[m[1] as 'pool' | 'endpoint'][m[2]!] = Number(m[3]);
+  }
+  return s;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = {
+    phases: new Set<Phase>(['micro', 'steady', 'big']),
+    configs: ['defaults', 'tuned', 'tuned-semi1'],
+    nodes: 20,
+    windowS: 60,
+    settleS: 20,
+    settleMaxS: 90,
+    bigNodes: 100,
+    bigMaxTotal: 16,
+    bigSolo: 4,
+    bigPerProcess: 12,
+    bigConfig: 'tuned-semi1',
+    bigWindowS: 60,
+    bigSettleS: 30,
+    bigTimeScale: 20,
+    preset: 'lan',
+    docs: true,
+    quick: false,
+    budgetMin: 25,
+    sampleEveryS: 5,
+    profile: [],
+  };
+  const int = (k: string, v: string | undefined, min: number, maxV: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min || n > maxV) usage(`${k} must be an integer in [${min}, ${maxV}]`);
+    return n;
+  };
+  for (const raw of argv) {
+    const [k, v] = raw.split(/=(.*)/s, 2) as [string, string | undefined];
+    switch (k) {
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--no-docs':
+        a.docs = false;
+        break;
+      case '--phases':
+        a.phases = new Set((v ?? '').split(',').filter(Boolean) as Phase[]);
+        for (const p of a.phases) if (!['micro', 'steady', 'big'].includes(p)) usage(`unknown phase ${p}`);
+        break;
+      case '--configs':
+        a.configs = (v ?? '').split(',').filter(Boolean);
+        break;
+      case '--config': {
+        const s = parseSetting(v ?? '');
+        SETTINGS[s.name] = s;
+        if (!a.configs.includes(s.name)) a.configs.push(s.name);
+        break;
+      }
+      case '--nodes':
+        a.nodes = int(k, v, 2, 64);
+        break;
+      case '--window':
+        a.windowS = int(k, v, 5, 3600);
+        break;
+      case '--settle':
+        a.settleS = int(k, v, 0, 600);
+        break;
+      case '--big-nodes':
+        a.bigNodes = int(k, v, 2, 200);
+        break;
+      case '--big-max-total':
+        a.bigMaxTotal = int(k, v, 1, 1000);
+        break;
+      case '--big-solo':
+        a.bigSolo = int(k, v, 1, 200);
+        break;
+      case '--big-per-process':
+        a.bigPerProcess = int(k, v, 1, 200);
+        break;
+      case '--big-config':
+        a.bigConfig = v ?? '';
+        break;
+      case '--settle-max':
+        a.settleMaxS = int(k, v, 0, 600);
+        break;
+      case '--big-settle':
+        a.bigSettleS = int(k, v, 0, 600);
+        break;
+      case '--big-time-scale':
+        a.bigTimeScale = int(k, v, 1, 20);
+        break;
+      case '--big-window':
+        a.bigWindowS = int(k, v, 5, 3600);
+        break;
+      case '--preset':
+        if (!['lan', 'wan', 'local'].includes(v ?? '')) usage('--preset must be lan, wan or local');
+        a.preset = v!;
+        break;
+      case '--profile':
+        a.profile = (v ?? '').split(',').filter(Boolean);
+        break;
+      case '--budget-min':
+        a.budgetMin = int(k, v, 1, 240);
+        break;
+      default:
+        usage(`unknown argument ${raw}`);
+    }
+  }
+  if (a.quick) {
+    const explicit = new Set(argv.map((x) => x.split('=')[0]));
+    if (!explicit.has('--nodes')) a.nodes = 6;
+    if (!explicit.has('--window')) a.windowS = 10;
+    if (!explicit.has('--settle')) a.settleS = 3;
+    if (!explicit.has('--settle-max')) a.settleMaxS = 20;
+    if (!explicit.has('--big-settle')) a.bigSettleS = 3;
+    if (!explicit.has('--big-nodes')) a.bigNodes = 12;
+    if (!explicit.has('--big-max-total')) a.bigMaxTotal = 4;
+    if (!explicit.has('--big-solo')) a.bigSolo = 2;
+    if (!explicit.has('--big-per-process')) a.bigPerProcess = 5;
+    if (!explicit.has('--big-window')) a.bigWindowS = 10;
+    if (!explicit.has('--configs')) a.configs = ['tuned-semi1'];
+    a.docs = false;
+  }
+  for (const c of [...a.configs, a.bigConfig]) if (!SETTINGS[c]) usage(`unknown config ${c} (known: ${Object.keys(SETTINGS).join(', ')})`);
+  if (a.bigSolo > a.bigNodes) usage('--big-solo must be ≤ --big-nodes');
+  return a;
+}
+
+// ─── helpers ───────────────────────────────────────────────────────────────────────────
+
+const progress = (msg: string): void => {
+  process.stderr.write(`[bench-transport ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function findRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'nx.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('workspace root (nx.json) not found');
+    dir = up;
+  }
+  return dir;
+}
+
+let deadline = Infinity;
+function checkBudget(what: string): void {
+  if (Date.now() > deadline) throw new Error(`time budget exhausted during ${what}`);
+}
+
+class CertStore {
+  private ca: Promise<CertificatePair> | undefined;
+  private readonly cache = new Map<string, Promise<TlsMaterial>>();
+  get(id: string): Promise<TlsMaterial> {
+    const ca = (this.ca ??= createClusterCa());
+    let t = this.cache.get(id);
+    if (!t) {
+      t = ca.then(async (c) => {
+        const leaf = await issueNodeCertificate(c, { nodeId: id });
+        return { caPem: c.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem };
+      });
+      this.cache.set(id, t);
+    }
+    return t;
+  }
+}
+
+const MAX_CHILD_LIFETIME_MS = 20 * 60_000;
+
+async function spawn(labels: readonly string[], gc = false, nodeFlags: (label: string) => readonly string[] = () => []): Promise<BenchChild[]> {
+  const kids = labels.map((l) => new BenchChild(l, { gc, maxLifetimeMs: MAX_CHILD_LIFETIME_MS, nodeFlags: nodeFlags(l) }));
+  await Promise.all(kids.map((k) => k.ready()));
+  return kids;
+}
+
+async function sampleAll(kids: readonly BenchChild[], gc = false): Promise<ChildSample[]> {
+  return Promise.all(kids.map((k) => k.sample(gc)));
+}
+
+// ─── micro: handshake, RSS per connection, transport round trip ────────────────────────
+
+interface MicroResult {
+  rssPerConnection: { connections: number; dialerKiB: number; acceptorKiB: number };
+  idleConnection: { connections: number; seconds: number; keepAliveIntervalMs: number; cpuMsPerSBothSides: number; wireBpsBothSides: number };
+  handshake: { n: number; p50Ms: number; p99Ms: number; maxMs: number; dialerCpuMsP50: number; acceptorCpuMsPerDial: number; udpBytesP50: number; datagramsP50: number };
+  transportRoundTrip: RoundTrips;
+  sparseRoundTrip: RoundTrips;
+}
+
+interface RoundTrips {
+  n: number;
+  intervalMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  dialerCpuMsPerRoundTrip: number;
+  acceptorCpuMsPerRoundTrip: number;
+}
+
+async function runMicro(certs: CertStore, args: Args): Promise<MicroResult> {
+  const nConn = args.quick ? 16 : 64;
+  const nDial = args.quick ? 10 : 40;
+  const nRtt = args.quick ? 200 : 1000;
+  progress(`micro: two endpoint processes; ${nConn} held connections, ${nDial} fresh dials, ${nRtt} round trips`);
+  const [a, b] = await spawn(['dialer', 'acceptor'], true);
+  try {
+    await a!.request({ type: 'start-endpoint', id: 'dialer', cluster: 'bench', tls: await certs.get('dialer') }, 20_000);
+    const r = await b!.request({ type: 'start-endpoint', id: 'acceptor', cluster: 'bench', tls: await certs.get('acceptor') }, 20_000);
+    const target = r['address'] as string;
+    // Warm the code paths with one connection (kept), then measure RSS growth over nConn more.
+    await a!.request({ type: 'hold', target, n: 1 }, 20_000);
+    await sleep(500);
+    const [a0, b0] = await sampleAll([a!, b!], true);
+    await a!.request({ type: 'hold', target, n: nConn }, 120_000);
+    await sleep(1000);
+    const [a1, b1] = await sampleAll([a!, b!], true);
+    const rssPerConnection = {
+      connections: nConn,
+      dialerKiB: round((a1!.rss - a0!.rss) / nConn / 1024, 0),
+      acceptorKiB: round((b1!.rss - b0!.rss) / nConn / 1024, 0),
+    };
+    progress(`micro: RSS per connection: dialer ${rssPerConnection.dialerKiB} KiB, acceptor ${rssPerConnection.acceptorKiB} KiB`);
+    // What the open but unused connections cost with the endpoint defaults (QUIC keep-alive on).
+    const idleS = args.quick ? 4 : 10;
+    const [a2, b2] = await sampleAll([a!, b!]);
+    await sleep(idleS * 1000);
+    const [a3, b3] = await sampleAll([a!, b!]);
+    const per = (x: ChildSample, y: ChildSample) => ({
+      cpuMsPerS: (y.cpuUserUs + y.cpuSystemUs - x.cpuUserUs - x.cpuSystemUs) / 1000 / ((y.at - x.at) / 1000) / (nConn + 1),
+      txBps: (y.udp.txBytes - x.udp.txBytes) / ((y.at - x.at) / 1000) / (nConn + 1),
+    });
+    const da = per(a2!, a3!);
+    const db = per(b2!, b3!);
+    const idleConnection = {
+      connections: nConn + 1,
+      seconds: idleS,
+      keepAliveIntervalMs: DEFAULT_KEEP_ALIVE_INTERVAL_MS,
+      cpuMsPerSBothSides: round(da.cpuMsPerS + db.cpuMsPerS),
+      wireBpsBothSides: round(da.txBps + db.txBps, 1),
+    };
+    progress(`micro: an idle connection (keep-alive ${DEFAULT_KEEP_ALIVE_INTERVAL_MS} ms) costs ${idleConnection.cpuMsPerSBothSides} ms/s CPU and ${idleConnection.wireBpsBothSides} B/s (both ends)`);
+    await a!.request({ type: 'release' }, 30_000);
+    await sleep(1000);
+
+    const bCpu0 = await b!.sample();
+    const d = await a!.request({ type: 'dial-bench', target, n: nDial }, 120_000);
+    const bCpu1 = await b!.sample();
+    const ms = d['ms'] as number[];
+    const handshake = {
+      n: nDial,
+      p50Ms: round(percentile(ms, 50)),
+      p99Ms: round(percentile(ms, 99)),
+      maxMs: round(max(ms)),
+      dialerCpuMsP50: round(median(d['cpuUs'] as number[]) / 1000),
+      acceptorCpuMsPerDial: round((bCpu1.cpuUserUs + bCpu1.cpuSystemUs - bCpu0.cpuUserUs - bCpu0.cpuSystemUs) / 1000 / nDial),
+      udpBytesP50: median(d['udpBytes'] as number[]),
+      datagramsP50: median(d['udpDatagrams'] as number[]),
+    };
+    progress(`micro: handshake+hello p50 ${handshake.p50Ms} ms, ${handshake.udpBytesP50} B on the wire`);
+
+    // Round trips: back to back, then one every 500 ms (the pace of a probe exchange on the lan preset).
+    const roundTrips = async (n: number, intervalMs: number) => {
+      const b0 = await b!.sample();
+      const t = await a!.request({ type: 'rtt-bench', target, n, intervalMs }, 30_000 + n * (intervalMs + 50));
+      const b1 = await b!.sample();
+      const ms = t['ms'] as number[];
+      return {
+        n: ms.length,
+        intervalMs,
+        p50Ms: round(percentile(ms, 50)),
+        p99Ms: round(percentile(ms, 99)),
+        dialerCpuMsPerRoundTrip: round((t['cpuUs'] as number) / 1000 / n),
+        // The acceptor's figure covers the same span plus two sample requests (negligible).
+        acceptorCpuMsPerRoundTrip: round((b1.cpuUserUs + b1.cpuSystemUs - b0.cpuUserUs - b0.cpuSystemUs) / 1000 / n),
+      };
+    };
+    const transportRoundTrip = await roundTrips(nRtt, 0);
+    progress(`micro: frame round trip back to back p50 ${transportRoundTrip.p50Ms} ms, CPU ${transportRoundTrip.dialerCpuMsPerRoundTrip} ms per side`);
+    const sparseRoundTrip = await roundTrips(args.quick ? 10 : 40, 500);
+    progress(`micro: frame round trip every 500 ms p50 ${sparseRoundTrip.p50Ms} ms, CPU ${sparseRoundTrip.dialerCpuMsPerRoundTrip} ms per side`);
+    return { rssPerConnection, idleConnection, handshake, transportRoundTrip, sparseRoundTrip };
+  } finally {
+    await stopAll([a!, b!], 10_000);
+  }
+}
+
+// ─── churn: RSS after many short-lived connections ─────────────────────────────────────
+
+interface ChurnResult {
+  nodeFlags: string[];
+  handshakes: number;
+  dialer: { beforeMiB: number; afterMiB: number; v8BeforeMiB: number; v8AfterMiB: number };
+  acceptor: { beforeMiB: number; afterMiB: number; v8BeforeMiB: number; v8AfterMiB: number };
+}
+
+/**
+ * A fresh pair of endpoint processes; the dialer opens, uses once and closes `n`
+ * connections one after another. RSS (after a full GC) before and after, both sides: what
+ * connection churn (a pool smaller than the cluster) does to a node's memory.
+ */
+async function runChurn(certs: CertStore, nodeFlags: string[], n: number): Promise<ChurnResult> {
+  progress(`churn: ${n} connections opened and closed, node flags ${nodeFlags.join(' ') || '(none)'}`);
+  const [a, b] = await spawn(['churn-dialer', 'churn-acceptor'], true, () => nodeFlags);
+  try {
+    await a!.request({ type: 'start-endpoint', id: 'churn-dialer', cluster: 'bench', tls: await certs.get('churn-dialer'), endpoint: SETTINGS['tuned']!.endpoint }, 20_000);
+    const r = await b!.request({ type: 'start-endpoint', id: 'churn-acceptor', cluster: 'bench', tls: await certs.get('churn-acceptor'), endpoint: SETTINGS['tuned']!.endpoint }, 20_000);
+    const target = r['address'] as string;
+    await a!.request({ type: 'dial-bench', target, n: 3 }, 30_000); // code paths loaded
+    const [a0, b0] = await sampleAll([a!, b!], true);
+    await a!.request({ type: 'dial-bench', target, n }, 60_000 + n * 200);
+    await sleep(1000);
+    const [a1, b1] = await sampleAll([a!, b!], true);
+    const side = (x: ChildSample, y: ChildSample) => ({
+      beforeMiB: round(x.rss / MiB, 1),
+      afterMiB: round(y.rss / MiB, 1),
+      v8BeforeMiB: round(x.v8PhysicalBytes / MiB, 1),
+      v8AfterMiB: round(y.v8PhysicalBytes / MiB, 1),
+    });
+    const res = { nodeFlags, handshakes: n, dialer: side(a0!, a1!), acceptor: side(b0!, b1!) };
+    progress(`churn: dialer ${res.dialer.beforeMiB} → ${res.dialer.afterMiB} MiB, acceptor ${res.acceptor.beforeMiB} → ${res.acceptor.afterMiB} MiB`);
+    return res;
+  } finally {
+    await stopAll([a!, b!], 10_000);
+  }
+}
+
+// ─── clusters ──────────────────────────────────────────────────────────────────────────
+
+interface ClusterSpec {
+  label: string;
+  n: number;
+  setting: TransportSetting;
+  pool: Record<string, number>;
+  /** Nodes alone in their own process (measured directly); the rest are packed. */
+  solo: number;
+  perProcess: number;
+  windowS: number;
+  settleS: number;
+  /** Keep settling past settleS until no dials for QUIET_DIALS_S, up to this (≤ settleS: fixed settle). */
+  settleMaxS: number;
+  convergeDeadlineS: number;
+  /** Measure even if the cluster did not converge (flagged in the result) instead of failing. */
+  measureUnconverged?: boolean;
+  /** Overrides of the preset for this run (the big run slows probing down). */
+  config?: Record<string, number>;
+}
+
+interface NodeFigures {
+  id: string;
+  /** Nodes sharing the process (1 = alone; figures of packed nodes are per-process / k). */
+  perProcess: number;
+  cpuPct: number;
+  rssMiB: number;
+  rssStartMiB: number;
+  rssMaxMiB: number;
+  txBps: number;
+  rxBps: number;
+  txDatagramsPerS: number;
+  probes: number;
+  cpuMsPerProbeRound: number;
+  dialsPerMin: number;
+  poolOpenEnd: number;
+  /** Memory split of the node's process at the end (packed: the whole process). */
+  /** The node's process ran under the CPU profiler (left out of medians and maxima). */
+  profiled: boolean;
+  /** Share of the CPU time spent in the kernel (system). */
+  cpuSystemShare: number;
+  /** CPU ms per s by thread ('main' = the JS thread), whole process. */
+  cpuMsPerSByThread: Record<string, number>;
+  rssAnonMiB: number;
+  rssFileMiB: number;
+  v8PhysicalMiB: number;
+  externalMiB: number;
+}
+
+interface ClusterResult {
+  label: string;
+  setting: TransportSetting;
+  pool: Record<string, number>;
+  n: number;
+  processes: number;
+  soloNodes: number;
+  converged: boolean;
+  convergedAfterS: number;
+  settledS: number;
+  config?: Record<string, number>;
+  windowS: number;
+  loadAvg: { start: number[]; end: number[] };
+  idleProcess: { cpuPct: number; rssMiB: number };
+  solo: {
+    cpuPct: { median: number; max: number };
+    rssMiB: { median: number; max: number };
+    rssStartMiB: { median: number; max: number };
+    txBps: { median: number; max: number };
+    rxBps: { median: number; max: number };
+    wireInOutBps: { median: number; max: number };
+    cpuMsPerProbeRound: { median: number; max: number };
+    dialsPerMin: { median: number; max: number };
+    poolOpen: { median: number; max: number };
+  };
+  packed?: { processes: number; nodesPerProcess: number[]; derivedRssMiB: { median: number; max: number }; cpuPctPerNode: { median: number; max: number }; txBpsPerNode: { median: number; max: number } };
+  rtt: { n: number; p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
+  health: {
+    suspicions: number;
+    failuresDeclared: number;
+    probeFailures: number;
+    indirectProbes: number;
+    refutations: number;
+    sendFailures: number;
+    poolExhausted: number;
+    poolIdleClosed: number;
+    poolEvictions: number;
+    poolInboundRefused: number;
+    membersNotAliveAtEnd: number;
+  };
+  /** Protocol messages sent per node per second in the window, by type (mean over nodes). */
+  messagesPerNodePerS: Record<string, number>;
+  memory: { rssAnonMiB: { median: number; max: number }; rssFileMiB: { median: number; max: number }; v8PhysicalMiB: { median: number; max: number }; idleRssAnonMiB: number; idleRssFileMiB: number };
+  nodes: NodeFigures[];
+}
+
+/** Sums over every process and node (progress lines while converging). */
+function clusterTotals(ss: readonly ChildSample[]) {
+  const nodes = ss.flatMap((s) => s.nodes);
+  return {
+    at: Math.max(...ss.map((s) => s.at)),
+    dials: nodes.reduce((a, x) => a + x.poolDials, 0),
+    suspicions: nodes.reduce((a, x) => a + x.suspicions, 0),
+    gossip: nodes.reduce((a, x) => a + (x.sent['gossip'] ?? 0), 0),
+    cpuMs: ss.reduce((a, s) => a + (s.cpuUserUs + s.cpuSystemUs) / 1000, 0),
+  };
+}
+
+function nodeTotals(s: ChildSample) {
+  const sum = (f: (n: NodeSample) => number) => s.nodes.reduce((a, n) => a + f(n), 0);
+  return {
+    probes: sum((n) => n.probes),
+    dials: sum((n) => n.poolDials),
+  };
+}
+
+const PROFILE_DIR = path.join(os.tmpdir(), 'bench-transport-prof');
+const JOIN_WAVE_NODES = 10;
+/** The first nodes started become the seeds of every later one. */
+const SEEDS = 3;
+const WAVE_WAIT_S = 30;
+/** Settling ends once no node has dialed for this long (every pair that talks is connected). */
+const QUIET_DIALS_S = 10;
+
+async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, sampleEveryS: number, profile: readonly string[] = []): Promise<ClusterResult> {
+  const { n } = spec;
+  const ids = Array.from({ length: n }, (_, i) => `n${String(i).padStart(3, '0')}`);
+  // Process layout: packed groups of perProcess first (they hold the seeds), then the
+  // `solo` nodes alone in their processes — the measured ones, so none of them is a seed
+  // unless every node is alone.
+  const groups: string[][] = [];
+  const packedCount = n - Math.min(spec.solo, n);
+  for (let i = 0; i < packedCount; i += spec.perProcess) groups.push(ids.slice(i, Math.min(packedCount, i + spec.perProcess)));
+  for (let i = packedCount; i < n; i++) groups.push([ids[i]!]);
+  progress(`${spec.label}: ${n} nodes in ${groups.length} processes (${spec.setting.name}: ${JSON.stringify({ pool: spec.pool, endpoint: spec.setting.endpoint })})`);
+  const tls = await Promise.all(ids.map((id) => certs.get(id)));
+  const tlsOf = new Map(ids.map((id, i) => [id, tls[i]!]));
+
+  const kids: BenchChild[] = [];
+  let idle: BenchChild | undefined;
+  try {
+    // Spawn in waves so module loading does not starve the machine.
+    for (let i = 0; i < groups.length; i += 10) {
+      checkBudget(`${spec.label} spawn`);
+      kids.push(
+        ...(await spawn(
+          groups.slice(i, i + 10).map((g) => (g.length === 1 ? g[0]! : `${g[0]}+${g.length - 1}`)),
+          false,
+          (label) => [...spec.setting.nodeFlags, ...(profile.includes(label) ? [`--cpu-prof`, `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
+        )),
+      );
+    }
+    [idle] = await spawn(['idle'], false, () => spec.setting.nodeFlags);
+    progress(`${spec.label}: ${kids.length + 1} processes up; starting the seed`);
+    const startMsg = (group: string[], seeds: string[]) =>
+      ({
+        type: 'start-nodes',
+        cluster: 'bench',
+        preset,
+        config: spec.config,
+        pool: spec.pool,
+        endpoint: spec.setting.endpoint,
+        seeds,
+        nodes: group.map((id) => ({ id, tls: tlsOf.get(id)! })),
+      }) as const;
+    // The first node starts alone; the next two join through it and then serve as seeds too.
+    // Nodes are started in waves of about JOIN_WAVE_NODES; a wave starts once every node
+    // started so far sees at least 90 % of them alive (or after WAVE_WAIT_S), so a single
+    // seed is not hit by every join at once.
+    const seeds: string[] = [];
+    const t0 = Date.now();
+    let started = 0;
+    let next = 0;
+    while (next < groups.length) {
+      checkBudget(`${spec.label} start`);
+      const wave: number[] = [];
+      let waveNodes = 0;
+      const limit = next < 3 ? 1 : JOIN_WAVE_NODES;
+      while (next < groups.length && (wave.length === 0 || waveNodes + groups[next]!.length <= limit)) {
+        wave.push(next);
+        waveNodes += groups[next]!.length;
+        next++;
+      }
+      const replies = await Promise.all(wave.map((gi) => kids[gi]!.request(startMsg(groups[gi]!, [...seeds]), 60_000)));
+      for (const r of replies) if (seeds.length < SEEDS) seeds.push(...(r['addresses'] as string[]).slice(0, SEEDS - seeds.length));
+      started += waveNodes;
+      if (next >= groups.length) break;
+      const waveStart = Date.now();
+      while (Date.now() - waveStart < WAVE_WAIT_S * 1000) {
+        const ss = await sampleAll(kids.slice(0, next));
+        const nodes = ss.flatMap((x) => x.nodes);
+        if (nodes.every((x) => x.alive >= 0.9 * started)) break;
+        await sleep(500);
+      }
+    }
+    progress(`${spec.label}: all ${started} nodes started (${Math.round((Date.now() - t0) / 1000)} s); waiting for convergence (every node sees ${n} alive)`);
+    let convergedAfterS = NaN;
+    let lastReport = 0;
+    let prevTotals: ReturnType<typeof clusterTotals> | undefined;
+    const convergeStart = Date.now();
+    while (Date.now() - convergeStart < spec.convergeDeadlineS * 1000) {
+      checkBudget(`${spec.label} convergence`);
+      const ss = await sampleAll(kids);
+      const nodes = ss.flatMap((s) => s.nodes);
+      const done = nodes.filter((x) => x.alive === n && x.suspect === 0 && x.failed === 0).length;
+      if (done === n) {
+        convergedAfterS = (Date.now() - t0) / 1000;
+        break;
+      }
+      if (Date.now() - lastReport > 5000) {
+        const tot = clusterTotals(ss);
+        const d = (k: keyof typeof tot) => (prevTotals ? tot[k] - prevTotals[k] : 0);
+        const secs = prevTotals ? (tot.at - prevTotals.at) / 1000 : 1;
+        progress(
+          `${spec.label}: ${done}/${n} nodes see everyone alive (min alive seen ${Math.min(...nodes.map((x) => x.alive))}); per s: dials ${fmt(d('dials') / secs)}, suspicions ${fmt(d('suspicions') / secs)}, gossip msgs ${fmt(d('gossip') / secs)}, CPU ${fmt(d('cpuMs') / secs / 10)} % of a core`,
+        );
+        lastReport = Date.now();
+        prevTotals = tot;
+      }
+      await sleep(1000);
+    }
+    if (!Number.isFinite(convergedAfterS)) {
+      if (!spec.measureUnconverged) throw new Error(`${spec.label}: no convergence within ${spec.convergeDeadlineS} s after the last node started`);
+      progress(`${spec.label}: NOT converged within ${spec.convergeDeadlineS} s; measuring anyway (the result is flagged)`);
+    }
+    progress(
+      `${spec.label}: converged after ${convergedAfterS.toFixed(1)} s; settling ${spec.settleS} s${spec.settleMaxS > spec.settleS ? `, then until no dials for ${QUIET_DIALS_S} s (at most ${spec.settleMaxS} s)` : ''}`,
+    );
+    const settleStart = Date.now();
+    await sleep(spec.settleS * 1000);
+    if (spec.settleMaxS > spec.settleS) {
+      const dials = async () => (await sampleAll(kids)).reduce((a, x) => a + nodeTotals(x).dials, 0);
+      let last = await dials();
+      let quietSince = Date.now();
+      while (Date.now() - settleStart < spec.settleMaxS * 1000 && Date.now() - quietSince < QUIET_DIALS_S * 1000) {
+        checkBudget(`${spec.label} settle`);
+        await sleep(2000);
+        const d = await dials();
+        if (d !== last) {
+          last = d;
+          quietSince = Date.now();
+        }
+      }
+    }
+    const settledS = round((Date.now() - settleStart) / 1000, 0);
+
+    // The window.
+    checkBudget(`${spec.label} window`);
+    const loadStart = os.loadavg().map((x) => round(x, 2));
+    const all = [...kids, idle!];
+    const first = await sampleAll(all);
+    const rtts: number[] = [];
+    const rssMax = first.map((s) => s.rss);
+    const windowEnd = Date.now() + spec.windowS * 1000;
+    let last = first;
+    while (Date.now() < windowEnd) {
+      await sleep(Math.min(sampleEveryS * 1000, Math.max(0, windowEnd - Date.now())));
+      checkBudget(`${spec.label} window`);
+      last = await sampleAll(all);
+      last.forEach((s, i) => {
+        rssMax[i] = Math.max(rssMax[i]!, s.rss);
+        for (const nd of s.nodes) rtts.push(...nd.rtts);
+      });
+      const left = Math.max(0, Math.round((windowEnd - Date.now()) / 1000));
+      if (left > 0) progress(`${spec.label}: window ${spec.windowS - left}/${spec.windowS} s, ${rtts.length} probe rtts so far`);
+    }
+    const loadEnd = os.loadavg().map((x) => round(x, 2));
+
+    const idleFirst = first[first.length - 1]!;
+    const idleLast = last[last.length - 1]!;
+    const cpuUs = (a: ChildSample, b: ChildSample) => b.cpuUserUs + b.cpuSystemUs - a.cpuUserUs - a.cpuSystemUs;
+    const idleProcess = {
+      cpuPct: round((cpuUs(idleFirst, idleLast) / 1000 / (idleLast.at - idleFirst.at)) * 100, 3),
+      rssMiB: round(idleLast.rss / MiB, 1),
+    };
+
+    const figures: NodeFigures[] = [];
+    const health = {
+      suspicions: 0,
+      failuresDeclared: 0,
+      probeFailures: 0,
+      indirectProbes: 0,
+      refutations: 0,
+      sendFailures: 0,
+      poolExhausted: 0,
+      poolIdleClosed: 0,
+      poolEvictions: 0,
+      poolInboundRefused: 0,
+      membersNotAliveAtEnd: 0,
+    };
+    const sentByType: Record<string, number> = {};
+    let windowS = 0;
+    const packedRss: number[] = [];
+    kids.forEach((kid, i) => {
+      const a = first[i]!;
+      const b = last[i]!;
+      const k = b.nodes.length;
+      const wallS = (b.at - a.at) / 1000;
+      windowS = Math.max(windowS, wallS);
+      const ta = nodeTotals(a);
+      const tb = nodeTotals(b);
+      b.nodes.forEach((nb, j) => {
+        const na = a.nodes[j]!;
+        health.suspicions += nb.suspicions - na.suspicions;
+        health.failuresDeclared += nb.failuresDeclared - na.failuresDeclared;
+        health.probeFailures += nb.probeFailures - na.probeFailures;
+        health.indirectProbes += nb.indirectProbes - na.indirectProbes;
+        health.refutations += nb.refutations - na.refutations;
+        health.sendFailures += nb.sendFailures - na.sendFailures;
+        health.poolExhausted += nb.poolExhausted - na.poolExhausted;
+        health.poolIdleClosed += nb.poolIdleClosed - na.poolIdleClosed;
+        health.poolEvictions += nb.poolEvictions - na.poolEvictions;
+        health.poolInboundRefused += nb.poolInboundRefused - na.poolInboundRefused;
+        for (const [t, v] of Object.entries(nb.sent)) sentByType[t] = (sentByType[t] ?? 0) + v - (na.sent[t] ?? 0);
+        health.membersNotAliveAtEnd += n - nb.alive;
+      });
+      const probes = (tb.probes - ta.probes) / k;
+      const cpuMs = cpuUs(a, b) / 1000 / k;
+      // Packed nodes: the process's idle floor counted once, the rest shared evenly.
+      const rssNode = k === 1 ? b.rss : idleLast.rss + (b.rss - idleLast.rss) / k;
+      if (k > 1) packedRss.push(rssNode);
+      for (const nb of b.nodes) {
+        figures.push({
+          id: nb.id,
+          perProcess: k,
+          cpuPct: round((cpuMs / 1000 / wallS) * 100, 3),
+          rssMiB: round(rssNode / MiB, 1),
+          rssStartMiB: round((k === 1 ? a.rss : idleLast.rss + (a.rss - idleLast.rss) / k) / MiB, 1),
+          rssMaxMiB: round((k === 1 ? rssMax[i]! : idleLast.rss + (rssMax[i]! - idleLast.rss) / k) / MiB, 1),
+          txBps: round((b.udp.txBytes - a.udp.txBytes) / k / wallS, 1),
+          rxBps: round((b.udp.rxBytes - a.udp.rxBytes) / k / wallS, 1),
+          txDatagramsPerS: round((b.udp.txDatagrams - a.udp.txDatagrams) / k / wallS, 2),
+          probes: round(probes, 1),
+          cpuMsPerProbeRound: round(probes > 0 ? cpuMs / probes : NaN, 3),
+          dialsPerMin: round(((tb.dials - ta.dials) / k / wallS) * 60, 2),
+          poolOpenEnd: nb.poolOpen,
+          profiled: profile.includes(nb.id),
+          cpuSystemShare: round((b.cpuSystemUs - a.cpuSystemUs) / Math.max(1, cpuUs(a, b)), 2),
+          cpuMsPerSByThread: Object.fromEntries(
+            Object.entries(b.threadTicks)
+              .map(([t, v]) => [t, round(((v - (a.threadTicks[t] ?? 0)) * 10) / wallS, 2)] as const)
+              .filter(([, v]) => v > 0),
+          ),
+          rssAnonMiB: round((b.procStatus['RssAnon'] ?? NaN) / MiB, 1),
+          rssFileMiB: round((b.procStatus['RssFile'] ?? NaN) / MiB, 1),
+          v8PhysicalMiB: round(b.v8PhysicalBytes / MiB, 1),
+          externalMiB: round(b.external / MiB, 1),
+        });
+      }
+      void kid;
+    });
+    const solo = figures.filter((f) => f.perProcess === 1 && !f.profiled);
+    const packed = figures.filter((f) => f.perProcess > 1 && !f.profiled);
+    const mm = (xs: number[], d = 3) => ({ median: round(median(xs), d), max: round(max(xs), d) });
+    const result: ClusterResult = {
+      label: spec.label,
+      setting: spec.setting,
+      pool: spec.pool,
+      n,
+      processes: kids.length,
+      soloNodes: solo.length,
+      converged: Number.isFinite(convergedAfterS),
+      convergedAfterS: round(convergedAfterS, 1),
+      settledS,
+      config: spec.config,
+      windowS: round((idleLast.at - idleFirst.at) / 1000, 1),
+      loadAvg: { start: loadStart, end: loadEnd },
+      idleProcess,
+      solo: {
+        cpuPct: mm(solo.map((f) => f.cpuPct)),
+        rssMiB: mm(solo.map((f) => f.rssMiB), 1),
+        rssStartMiB: mm(solo.map((f) => f.rssStartMiB), 1),
+        txBps: mm(solo.map((f) => f.txBps), 1),
+        rxBps: mm(solo.map((f) => f.rxBps), 1),
+        wireInOutBps: mm(solo.map((f) => f.txBps + f.rxBps), 1),
+        cpuMsPerProbeRound: mm(solo.map((f) => f.cpuMsPerProbeRound)),
+        dialsPerMin: mm(solo.map((f) => f.dialsPerMin), 2),
+        poolOpen: mm(solo.map((f) => f.poolOpenEnd), 0),
+      },
+      packed: packed.length
+        ? {
+            processes: kids.filter((_, i) => last[i]!.nodes.length > 1).length,
+            nodesPerProcess: kids.map((_, i) => last[i]!.nodes.length).filter((k) => k > 1),
+            derivedRssMiB: mm(packedRss.map((x) => x / MiB), 1),
+            cpuPctPerNode: mm(packed.map((f) => f.cpuPct)),
+            txBpsPerNode: mm(packed.map((f) => f.txBps), 1),
+          }
+        : undefined,
+      messagesPerNodePerS: Object.fromEntries(Object.entries(sentByType).map(([t, v]) => [t, round(v / n / windowS, 3)])),
+      memory: {
+        rssAnonMiB: mm(solo.map((f) => f.rssAnonMiB), 1),
+        rssFileMiB: mm(solo.map((f) => f.rssFileMiB), 1),
+        v8PhysicalMiB: mm(solo.map((f) => f.v8PhysicalMiB), 1),
+        idleRssAnonMiB: round((idleLast.procStatus['RssAnon'] ?? NaN) / MiB, 1),
+        idleRssFileMiB: round((idleLast.procStatus['RssFile'] ?? NaN) / MiB, 1),
+      },
+      rtt: { n: rtts.length, p50Ms: round(percentile(rtts, 50)), p99Ms: round(percentile(rtts, 99)), maxMs: round(max(rtts)), meanMs: round(mean(rtts)) },
+      health,
+      nodes: figures,
+    };
+    progress(
+      `${spec.label}: cpu ${fmt(result.solo.cpuPct.median)} % (max ${fmt(result.solo.cpuPct.max)}), rss ${fmt(result.solo.rssMiB.median)} MiB, tx ${fmt(result.solo.txBps.median)} B/s, rtt p50 ${fmt(result.rtt.p50Ms)} ms`,
+    );
+    return result;
+  } finally {
+    progress(`${spec.label}: stopping ${kids.length + (idle ? 1 : 0)} processes`);
+    await stopAll(idle ? [...kids, idle] : kids, 15_000);
+  }
+}
+
+/** The preset's periodic timings × scale (1: no overrides). Suspicion timeouts follow probeIntervalMs by themselves. */
+function scaledTimings(preset: string, scale: number): Record<string, number> | undefined {
+  if (scale === 1) return undefined;
+  const p = PRESETS[preset as PresetName];
+  const keys = ['probeIntervalMs', 'probeTimeoutMs', 'gossipIntervalMs', 'pushPullIntervalMs', 'reconnectIntervalMs'] as const;
+  return Object.fromEntries(keys.map((k) => [k, p[k] * scale]));
+}
+
+// ─── report ────────────────────────────────────────────────────────────────────────────
+
+interface Report {
+  benchmark: 'transport';
+  date: string;
+  command: string;
+  machine: { node: string; cpus: number; cpuModel: string; totalMemGiB: number; platform: string };
+  args: Omit<Args, 'phases'> & { phases: Phase[] };
+  wireCounting: string;
+  micro?: MicroResult;
+  churn?: ChurnResult[];
+  steady: ClusterResult[];
+  big?: ClusterResult & { comparedWith: string; rssDeltaMiB: number };
+  targets: { name: string; config: string; value: number; limit: number; unit: string; verdict: Verdict }[];
+  durationS: number;
+}
+
+const WIRE_COUNTING =
+  'UDP payload bytes counted in each node process at node:dgram (Socket.prototype.send wrapped, and the socket ' +
+  "'message' event), installed before js-quic creates its socket: every QUIC datagram (handshake, stream data, " +
+  'ACK-only packets, keep-alive PINGs, CONNECTION_CLOSE) is counted; IP/UDP headers (28 B per datagram) are not. ' +
+  '"tx" is what a node sends; summed over the cluster it equals the total wire traffic, so tx per node is the wire ' +
+  'bytes per node; "in+out" is tx + rx.';
+
+function evaluateTargets(r: Report): Report['targets'] {
+  const out: Report['targets'] = [];
+  for (const c of r.steady) {
+    const add = (name: string, value: number, limit: number, unit: string) => out.push({ name, config: c.setting.name, value, limit, unit, verdict: verdict(value, limit, unit) });
+    add('probe round trip p50', c.rtt.p50Ms, 1.5, 'ms');
+    add('CPU per node (median)', c.solo.cpuPct.median, 0.5, '% of one core');
+    add('CPU per node (max)', c.solo.cpuPct.max, 0.5, '% of one core');
+    add('RSS per node (max)', c.solo.rssMiB.max, 80, 'MiB');
+    add('wire tx per node (median)', c.solo.txBps.median, 500, 'B/s');
+    add('wire tx per node (max)', c.solo.txBps.max, 500, 'B/s');
+    add('wire in+out per node (median)', c.solo.wireInOutBps.median, 500, 'B/s');
+  }
+  if (r.big) out.push({ name: `RSS ${r.big.n}-node (maxTotal ${r.big.pool['maxTotal']}) minus ${r.big.comparedWith}`, config: r.big.setting.name, value: r.big.rssDeltaMiB, limit: 30, unit: 'MiB', verdict: verdict(r.big.rssDeltaMiB, 30, 'MiB') });
+  return out;
+}
+
+function printTables(r: Report): string {
+  const parts: string[] = [];
+  if (r.micro) {
+    const m = r.micro;
+    parts.push(
+      table(
+        ['transport alone (2 processes)', 'value'],
+        [
+          ['handshake + hello, fresh dial: p50 / p99 / max', `${fmt(m.handshake.p50Ms)} / ${fmt(m.handshake.p99Ms)} / ${fmt(m.handshake.maxMs)} ms (n=${m.handshake.n})`],
+          ['handshake CPU: dialer p50 / acceptor mean', `${fmt(m.handshake.dialerCpuMsP50)} / ${fmt(m.handshake.acceptorCpuMsPerDial)} ms`],
+          ['handshake bytes on the wire (both ways, p50)', `${m.handshake.udpBytesP50} B in ${m.handshake.datagramsP50} datagrams`],
+          [
+            `an open, unused connection with keep-alive every ${m.idleConnection.keepAliveIntervalMs} ms (both ends)`,
+            `${fmt(m.idleConnection.cpuMsPerSBothSides)} ms/s CPU, ${fmt(m.idleConnection.wireBpsBothSides)} B/s (${m.idleConnection.connections} connections, ${m.idleConnection.seconds} s)`,
+          ],
+          ['RSS per open connection: dialer / acceptor side', `${m.rssPerConnection.dialerKiB} / ${m.rssPerConnection.acceptorKiB} KiB (${m.rssPerConnection.connections} connections, one echo each)`],
+          ...[m.transportRoundTrip, m.sparseRoundTrip].map((x) => [
+            `64 B echo on one connection, ${x.intervalMs ? `one every ${x.intervalMs} ms` : 'back to back'}: p50 / p99; CPU per round trip dialer / acceptor`,
+            `${fmt(x.p50Ms)} / ${fmt(x.p99Ms)} ms (n=${x.n}); ${fmt(x.dialerCpuMsPerRoundTrip)} / ${fmt(x.acceptorCpuMsPerRoundTrip)} ms`,
+          ]),
+        ],
+      ),
+    );
+  }
+  if (r.churn?.length) {
+    parts.push(
+      table(
+        ['connection churn (fresh pair of processes, RSS after full GC)', 'dialer RSS before → after (V8 heap)', 'acceptor RSS before → after (V8 heap)'],
+        r.churn.map((c) => [
+          `${c.handshakes} connections opened, used once, closed; node ${c.nodeFlags.join(' ') || '(no flags)'}`,
+          `${fmt(c.dialer.beforeMiB)} → ${fmt(c.dialer.afterMiB)} MiB (${fmt(c.dialer.v8BeforeMiB)} → ${fmt(c.dialer.v8AfterMiB)})`,
+          `${fmt(c.acceptor.beforeMiB)} → ${fmt(c.acceptor.afterMiB)} MiB (${fmt(c.acceptor.v8BeforeMiB)} → ${fmt(c.acceptor.v8AfterMiB)})`,
+        ]),
+      ),
+    );
+  }
+  const clusters = [...r.steady, ...(r.big ? [r.big] : [])];
+  if (clusters.length) {
+    const mm = (x: { median: number; max: number }) => `${fmt(x.median)} / ${fmt(x.max)}`;
+    parts.push(
+      table(
+        ['cluster (median / max over nodes alone in a process)', ...clusters.map((c) => `${c.n} nodes, ${c.setting.name}${c.pool['maxTotal'] ? `, maxTotal ${c.pool['maxTotal']}` : ''}`)],
+        [
+          ['nodes measured alone / processes', ...clusters.map((c) => `${c.soloNodes} / ${c.processes}`)],
+          ['converged after / settled / window (s)', ...clusters.map((c) => `${fmt(c.convergedAfterS)} / ${c.settledS} / ${fmt(c.windowS)}`)],
+          ['preset overrides', ...clusters.map((c) => (c.config ? Object.entries(c.config).map(([k, v]) => `${k} ${v}`).join(', ') : '—'))],
+          ['CPU % of one core', ...clusters.map((c) => mm(c.solo.cpuPct))],
+          ['RSS MiB at the end of the window', ...clusters.map((c) => mm(c.solo.rssMiB))],
+          ['RSS MiB at the start of the window', ...clusters.map((c) => mm(c.solo.rssStartMiB))],
+          ['  of which anonymous (private) / file-backed MiB', ...clusters.map((c) => `${fmt(c.memory.rssAnonMiB.median)} / ${fmt(c.memory.rssFileMiB.median)}`)],
+          ['  V8 heap physical MiB', ...clusters.map((c) => mm(c.memory.v8PhysicalMiB))],
+          ['wire tx B/s (UDP payload)', ...clusters.map((c) => mm(c.solo.txBps))],
+          ['wire rx B/s', ...clusters.map((c) => mm(c.solo.rxBps))],
+          ['wire in+out B/s', ...clusters.map((c) => mm(c.solo.wireInOutBps))],
+          ['CPU ms per probe round', ...clusters.map((c) => mm(c.solo.cpuMsPerProbeRound))],
+          ['probe rtt p50 / p99 ms (core samples)', ...clusters.map((c) => `${fmt(c.rtt.p50Ms)} / ${fmt(c.rtt.p99Ms)} (n=${c.rtt.n})`)],
+          ['pool: open connections at end', ...clusters.map((c) => mm(c.solo.poolOpen))],
+          ['pool: dials per node per minute', ...clusters.map((c) => mm(c.solo.dialsPerMin))],
+          ['pool in window: idle-closed / evicted / inbound refused', ...clusters.map((c) => `${c.health.poolIdleClosed} / ${c.health.poolEvictions} / ${c.health.poolInboundRefused}`)],
+          ['messages sent per node per s', ...clusters.map((c) => Object.entries(c.messagesPerNodePerS).filter(([, v]) => v > 0).map(([t, v]) => `${t} ${fmt(v)}`).join(', '))],
+          ['window: suspicions / failures / probe failures', ...clusters.map((c) => `${c.health.suspicions} / ${c.health.failuresDeclared} / ${c.health.probeFailures}`)],
+          ['idle Node process: CPU % / RSS (anon + file) MiB', ...clusters.map((c) => `${fmt(c.idleProcess.cpuPct)} / ${fmt(c.idleProcess.rssMiB)} (${fmt(c.memory.idleRssAnonMiB)} + ${fmt(c.memory.idleRssFileMiB)})`)],
+          ['load average (1 min) start → end', ...clusters.map((c) => `${c.loadAvg.start[0]} → ${c.loadAvg.end[0]}`)],
+        ],
+      ),
+    );
+  }
+  if (r.big?.packed) {
+    const p = r.big.packed;
+    parts.push(
+      `Packed nodes of the ${r.big.n}-node run (${p.processes} processes of ${[...new Set(p.nodesPerProcess)].join('/')} nodes): derived RSS per node ${fmt(p.derivedRssMiB.median)} / ${fmt(p.derivedRssMiB.max)} MiB, CPU ${fmt(p.cpuPctPerNode.median)} / ${fmt(p.cpuPctPerNode.max)} %, tx ${fmt(p.txBpsPerNode.median)} / ${fmt(p.txBpsPerNode.max)} B/s (median / max).`,
+    );
+  }
+  if (r.targets.length) parts.push(table(['target', 'setting', 'verdict'], r.targets.map((t) => [t.name, t.config, t.verdict.text])));
+  return parts.join('\n\n');
+}
+
+function docsSection(r: Report, tables: string): string {
+  return `## Transport (issue 3)
+
+Measured ${r.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, a machine shared with other jobs (load averages below). Command:
+
+\`\`\`
+${r.command}
+\`\`\`
+
+Real nodes over QUIC with mutual TLS on 127.0.0.1, one child process per node (so CPU and RSS are a node's own);
+the ${r.big ? `${r.big.n}-node run packs all but ${r.big.soloNodes} nodes several per process (see below)` : 'big run was skipped'}. Results: \`tools/bench/results/transport-${r.date}.json\`.
+
+- **CPU**: \`process.cpuUsage()\` delta of the node's process over the window ÷ wall time, in % of one core. "CPU ms per probe round" is the same delta ÷ the node's own probe rounds (it includes answering the probes of others, gossip and push-pull).
+- **Wire**: ${WIRE_COUNTING}
+- **Probe round trip**: the core's \`stats().swim.rtts\` (successful direct probes) of every node over the window; the runtime is given a clock with sub-millisecond resolution so these are not rounded to whole ms. The "frame round trip" row is the transport alone (64-byte echo on one connection, no protocol core).
+- **Window**: ${r.args.windowS} s, starting ${r.args.settleS} s after every node saw every node alive (joins and their dissemination have died down); RSS is read at the end of the window.
+
+${tables}
+`;
+}
+
+function writeDocs(root: string, section: string): void {
+  const file = path.join(root, 'docs', 'BENCHMARKS.md');
+  mkdirSync(path.dirname(file), { recursive: true });
+  const heading = '## Transport (issue 3)';
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  let next: string;
+  const start = current.indexOf(`\n${heading}\n`);
+  if (start < 0) {
+    next = `${current.replace(/\n*$/, '')}\n\n${section.trimEnd()}\n`;
+  } else {
+    const rest = current.slice(start + 1 + heading.length);
+    const endRel = rest.search(/\n## /);
+    const end = endRel < 0 ? current.length : start + 1 + heading.length + endRel + 1;
+    next = `${current.slice(0, start + 1)}${section.trimEnd()}\n${end < current.length ? `\n${current.slice(end)}` : ''}`;
+  }
+  const tmp = `${file}.transport-${process.pid}.tmp`;
+  writeFileSync(tmp, next);
+  renameSync(tmp, file);
+}
+
+// ─── main ──────────────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv);
+  installCleanup();
+  const started = Date.now();
+  deadline = started + args.budgetMin * 60_000;
+  const root = findRoot();
+  const date = new Date().toISOString().slice(0, 10);
+  const certs = new CertStore();
+  const report: Report = {
+    benchmark: 'transport',
+    date,
+    command: `npx nx run transport-quic:bench${argv.length ? ` --args="${argv.join(' ')}"` : ''}`,
+    machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', totalMemGiB: round(os.totalmem() / 1024 ** 3, 1), platform: `${os.platform()} ${os.release()}` },
+    args: { ...args, phases: [...args.phases] },
+    wireCounting: WIRE_COUNTING,
+    steady: [],
+    targets: [],
+    durationS: 0,
+  };
+  progress(`phases ${[...args.phases].join(',')}; configs ${args.configs.join(',')}; budget ${args.budgetMin} min`);
+
+  if (args.phases.has('micro')) {
+    report.micro = await runMicro(certs, args);
+    const n = args.quick ? 50 : 300;
+    report.churn = [await runChurn(certs, [], n), await runChurn(certs, ['--max-semi-space-size=1'], n)];
+  }
+
+  if (args.phases.has('steady')) {
+    for (const name of args.configs) {
+      const setting = SETTINGS[name]!;
+      report.steady.push(
+        await runCluster(
+          { label: `steady-${args.nodes}/${name}`, n: args.nodes, setting, pool: { ...setting.pool }, solo: args.nodes, perProcess: 1, windowS: args.windowS, settleS: args.settleS, settleMaxS: args.settleMaxS, convergeDeadlineS: 120 },
+          certs,
+          args.preset,
+          args.sampleEveryS,
+          args.profile,
+        ),
+      );
+    }
+  }
+
+  if (args.phases.has('big')) {
+    const setting = SETTINGS[args.bigConfig]!;
+    const big = await runCluster(
+      {
+        label: `big-${args.bigNodes}/${setting.name}`,
+        n: args.bigNodes,
+        setting,
+        pool: { ...setting.pool, maxTotal: args.bigMaxTotal },
+        solo: args.bigSolo,
+        perProcess: args.bigPerProcess,
+        windowS: args.bigWindowS,
+        settleS: args.bigSettleS,
+        settleMaxS: 0,
+        convergeDeadlineS: 300,
+        measureUnconverged: true,
+        config: scaledTimings(args.preset, args.bigTimeScale),
+      },
+      certs,
+      args.preset,
+      args.sampleEveryS,
+      args.profile,
+    );
+    const ref = report.steady.find((c) => c.setting.name === setting.name);
+    report.big = {
+      ...big,
+      comparedWith: ref ? `${ref.n}-node ${ref.setting.name} (median RSS ${ref.solo.rssMiB.median} MiB)` : 'no 20-node run of this setting',
+      rssDeltaMiB: ref ? round(big.solo.rssMiB.median - ref.solo.rssMiB.median, 1) : NaN,
+    };
+  }
+
+  report.targets = evaluateTargets(report);
+  report.durationS = round((Date.now() - started) / 1000, 0);
+  const tables = printTables(report);
+  process.stdout.write(`${tables}\n`);
+
+  const resultsDir = path.join(root, 'tools', 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const jsonFile = path.join(resultsDir, `transport-${date}${args.quick ? '-quick' : ''}.json`);
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  progress(`wrote ${path.relative(root, jsonFile)}`);
+  if (args.docs) {
+    writeDocs(root, docsSection(report, tables));
+    progress('rewrote the "## Transport (issue 3)" section of docs/BENCHMARKS.md');
+  }
+  progress(`done in ${report.durationS} s`);
+}
+
+main().then(
+  () => {
+    if (liveChildren() > 0) killAll();
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench-transport failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);

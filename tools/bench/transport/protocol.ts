@@ -1,0 +1,81 @@
+/** Messages between the benchmark parent and its children (IPC, structured clone / JSON). */
+import type { UdpCounters } from './udp-meter.js';
+
+export interface TlsMaterial {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export type ParentMessage = { seq: number } & (
+  | {
+      type: 'start-nodes';
+      cluster: string;
+      preset: string;
+      config?: Record<string, unknown>;
+      pool?: Record<string, number>;
+      endpoint?: Record<string, number>;
+      seeds: string[];
+      nodes: { id: string; tls: TlsMaterial }[];
+    }
+  | { type: 'start-endpoint'; id: string; cluster: string; tls: TlsMaterial; endpoint?: Record<string, number> }
+  | { type: 'sample'; gc?: boolean }
+  | { type: 'dial-bench'; target: string; n: number }
+  | { type: 'hold'; target: string; n: number }
+  | { type: 'rtt-bench'; target: string; n: number; intervalMs?: number }
+  | { type: 'release' }
+  | { type: 'stop' }
+);
+
+export interface NodeSample {
+  id: string;
+  alive: number;
+  suspect: number;
+  failed: number;
+  probes: number;
+  probeSuccesses: number;
+  probeFailures: number;
+  indirectProbes: number;
+  suspicions: number;
+  failuresDeclared: number;
+  refutations: number;
+  pushPulls: number;
+  /** Protocol messages sent, by type (cumulative). */
+  sent: Record<string, number>;
+  /** Probe round trips (ms) since the previous sample (the core hands them over once). */
+  rtts: number[];
+  messagesOut: number;
+  messagesIn: number;
+  frameBytesOut: number;
+  sendFailures: number;
+  poolOpen: number;
+  poolDials: number;
+  poolDialFailures: number;
+  poolEvictions: number;
+  poolIdleClosed: number;
+  poolExhausted: number;
+  poolInboundRefused: number;
+  endpointInbound: number;
+  endpointOutbound: number;
+  endpointInboundTotal: number;
+  endpointOutboundTotal: number;
+}
+
+export interface ChildSample {
+  pid: number;
+  at: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  rss: number;
+  /** VmRSS, VmHWM, RssAnon, RssFile, RssShmem in bytes (Linux). */
+  procStatus: Record<string, number>;
+  /** CPU ticks (1/100 s) by thread: 'main' and other threads summed by name (Linux). */
+  threadTicks: Record<string, number>;
+  v8PhysicalBytes: number;
+  v8MallocedBytes: number;
+  heapUsed: number;
+  external: number;
+  udp: UdpCounters;
+  nodes: NodeSample[];
+  held: number;
+}
