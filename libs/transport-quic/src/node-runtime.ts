@@ -285,6 +285,11 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       throw e;
     }
     rt.run(() => rt.core.start());
+    // Hold early events only for whoever subscribes in the same turn as start() resolves;
+    // a listener attached later sees only what happens from then on.
+    setImmediate(() => {
+      if (rt.listenerCount('member') === 0) rt.early = undefined;
+    });
     if (rt.seeds.length) rt.run(() => rt.core.join(rt.seeds));
     return rt;
   }
@@ -454,7 +459,8 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   /**
    * Member events raised before anyone listens (the node's own `joined` comes out of
    * start(), before a caller can attach) are held, up to EARLY_EVENTS_MAX, and handed to
-   * the first 'member' listener on the next microtask.
+   * the first 'member' listener on the next microtask — if that listener is attached in the
+   * same turn of the event loop as start() resolved; after that they are dropped.
    */
   private emitMember(event: MemberEvent): void {
     if (this.listenerCount('member') > 0) {
