@@ -122,6 +122,7 @@ export class SwimNode {
   private incarnation: number;
   private tags: Tags;
   private started = false;
+  private gossipArmed = false;
   private stopped = false;
   private leaving = false;
   private leaveStartedAt = 0;
@@ -182,7 +183,7 @@ export class SwimNode {
     this.emit({ type: 'joined', member: this.self(), time: now });
     // Stagger the first probe over one interval so that nodes started together do not beat in step.
     this.timers.schedule(now + this.random.next() * this.config.probeIntervalMs, () => this.probeRound());
-    this.timers.schedule(now + this.config.gossipIntervalMs, () => this.gossipRound());
+    this.armGossip();
     if (this.config.pushPullIntervalMs > 0)
       this.timers.schedule(now + this.pushPullDelay(), () => this.pushPullRound());
     if (this.config.reconnectIntervalMs > 0)
@@ -261,7 +262,7 @@ export class SwimNode {
     const previous = this.self();
     const me = this.selfRecord('left');
     this.registry.put(me);
-    this.broadcasts.enqueue(this.updateOf(me));
+    this.enqueue(this.updateOf(me));
     this.emit({ type: 'left', member: me, previous, time: now });
     // Do not wait for the next gossip round: tell some members right away.
     this.gossipRound(false);
@@ -292,7 +293,7 @@ export class SwimNode {
     this.incarnation++;
     const me = this.selfRecord('alive');
     this.registry.put(me);
-    this.broadcasts.enqueue(this.updateOf(me));
+    this.enqueue(this.updateOf(me));
     this.emit({ type: 'updated', member: me, previous, time: this.clock.now() });
     return this.flush();
   }
@@ -495,7 +496,7 @@ export class SwimNode {
         const s = this.suspicions.get(u.id);
         if (s && s.suspicion.confirm(u.by ?? from)) {
           this.rearmSuspicion(u.id);
-          this.broadcasts.enqueue({ id: u.id, address: u.address, incarnation: u.incarnation, state: 'suspect', by: u.by ?? from });
+          this.enqueue({ id: u.id, address: u.address, incarnation: u.incarnation, state: 'suspect', by: u.by ?? from });
         }
       }
       return;
@@ -522,7 +523,7 @@ export class SwimNode {
       this.startSuspicion(member, u.by ?? from, now);
     }
     if (member.state === 'failed' || member.state === 'left') this.health.remove(member.id);
-    this.broadcasts.enqueue(this.updateOf(member, u.by));
+    this.enqueue(this.updateOf(member, u.by));
     if (result.event) this.emit(result.event);
   }
 
@@ -552,7 +553,7 @@ export class SwimNode {
       // Someone still holds stale bad news about us (our refutation may have been lost):
       // announce our current record again, without raising the incarnation.
       if (u.state !== 'alive' && !this.leaving && this.broadcasts.transmits(this.id) === undefined)
-        this.broadcasts.enqueue(this.updateOf(this.self()));
+        this.enqueue(this.updateOf(this.self()));
       return;
     }
     if (this.leaving) {
@@ -561,7 +562,7 @@ export class SwimNode {
         this.incarnation = u.incarnation + 1;
         const me = this.selfRecord('left');
         this.registry.put(me);
-        this.broadcasts.enqueue(this.updateOf(me));
+        this.enqueue(this.updateOf(me));
       }
       return;
     }
@@ -572,7 +573,7 @@ export class SwimNode {
     if (u.state !== 'alive') this.awareness.apply(1);
     const me = this.selfRecord('alive');
     this.registry.put(me);
-    this.broadcasts.enqueue(this.updateOf(me));
+    this.enqueue(this.updateOf(me));
   }
 
   private startSuspicion(member: Member, by: string, now: number): void {
@@ -619,6 +620,25 @@ export class SwimNode {
 
   // ─── dissemination, anti-entropy, join, rejoin ────────────────────────────────────
 
+  /** Queues an update for piggybacking and makes sure a gossip round is coming. */
+  private enqueue(update: MemberUpdate): void {
+    this.broadcasts.enqueue(update);
+    this.armGossip();
+  }
+
+  /**
+   * The gossip round runs only while something is queued: an idle cluster's nodes wake
+   * for their probes alone (each timer wake-up costs real CPU on a runtime).
+   */
+  private armGossip(): void {
+    if (this.gossipArmed || !this.started || this.stopped || this.broadcasts.isEmpty()) return;
+    this.gossipArmed = true;
+    this.timers.schedule(this.clock.now() + this.config.gossipIntervalMs, () => {
+      this.gossipArmed = false;
+      this.gossipRound();
+    });
+  }
+
   private gossipRound(reschedule = true): void {
     const now = this.clock.now();
     if (!this.broadcasts.isEmpty()) {
@@ -628,7 +648,7 @@ export class SwimNode {
         this.send(m.address, { type: 'gossip', from: this.id, addr: this.address, updates: [] }, [], id);
       }
     }
-    if (reschedule) this.timers.schedule(now + this.config.gossipIntervalMs, () => this.gossipRound());
+    if (reschedule) this.armGossip();
   }
 
   private gossipCandidates(now: number): string[] {
