@@ -218,6 +218,17 @@ describe('BroadcastQueue', () => {
     expect(perCall).toBeLessThan(0.2); // ms (about 6 µs measured)
   });
 
+  it('drops updates over the limit for this n even when a take has no budget (fast-check seed -28050616)', () => {
+    const q = new BroadcastQueue({ retransmitMult: 2 });
+    const sizeOf = (): number => 5;
+    q.enqueue({ id: '0', address: 'a:1', incarnation: 0, state: 'alive' });
+    expect(q.take(5, 1, sizeOf).length).toBe(1);
+    expect(q.take(5, 10, sizeOf, (u) => u.id === '1').length).toBe(1); // limit 4 at n = 10: kept, sent twice
+    expect(q.take(0, 1, sizeOf)).toEqual([]); // limit 2 at n = 1: already sent twice, dropped unsent
+    expect(q.size()).toBe(0);
+    expect(q.dropped()).toBe(1);
+  });
+
   it('matches a naive sort-based model on random operation sequences (property)', () => {
     type Op =
       | { k: 'enq'; id: number }

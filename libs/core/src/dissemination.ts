@@ -110,7 +110,7 @@ export class BroadcastQueue {
    */
   take(budgetBytes: number, n: number, sizeOf: (u: MemberUpdate) => number, skip?: (u: MemberUpdate) => boolean): MemberUpdate[] {
     const out: MemberUpdate[] = [];
-    if (!(budgetBytes > 0) || this.byId.size === 0) return out;
+    if (this.byId.size === 0) return out;
     const limit = this.retransmitLimit(n);
     const chosen: Entry[] = [];
     const stale: Entry[] = [];
@@ -119,7 +119,8 @@ export class BroadcastQueue {
     // Updates already sent limit times or more (n shrank) are dropped unsent, whether or not the scan reaches them.
     for (let t = limit; t < this.buckets.length; t++) for (const e of this.buckets[t]!) stale.push(e);
     const lastBucket = Math.min(limit, this.buckets.length);
-    scan: for (let t = 0; t < lastBucket; t++) {
+    // With no budget nothing is sent, but over-limit updates are still dropped below.
+    scan: for (let t = 0; budgetBytes > 0 && t < lastBucket; t++) {
       const b = this.buckets[t];
       if (!b || b.length === 0) continue;
       for (let i = b.length - 1; i >= 0; i--) {
