@@ -29,10 +29,15 @@ export interface TransportCounters {
   framesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Malformed / over-size frames received (each closed its connection). */
   badFrames: number;
+  /** Sends that failed (over-size payload, full or failed send queue). */
   sendErrors: number;
+  /** Sends on a closed connection. */
   sendDropped: number;
+  /** Frames dropped by the fault hook. */
   faultDropped: number;
+  /** Messages dropped because nobody listened and the hold queue was full. */
   pendingDropped: number;
 }
 

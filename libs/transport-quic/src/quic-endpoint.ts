@@ -39,7 +39,7 @@ import {
   InvalidOptionError,
 } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_QUEUED_BYTES, FRAME_HEADER_BYTES, validateMaxFrameBytes } from './framing.js';
-import { HelloAborted, HelloTimeout, PeerConnection, type CloseReason, newCounters, reasonFromQuicError } from './peer-connection.js';
+import { HelloAborted, HelloTimeout, PeerConnection, type CloseReason, type TransportCounters, newCounters, reasonFromQuicError } from './peer-connection.js';
 import { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
 import { isValidNodeId, parseCertificatePem } from './tls/ca.js';
 import { type PeerVerifyResult, createPeerVerifier } from './tls/verify.js';
@@ -106,7 +106,8 @@ export interface QuicEndpointOptions {
   allowInvalidOwnCertificate?: boolean;
 }
 
-export interface QuicEndpointStats {
+/** The endpoint's own counters on top of the frame counters it shares with its connections. */
+export interface QuicEndpointStats extends TransportCounters {
   /** Admitted connections open now. */
   inbound: number;
   outbound: number;
@@ -119,20 +120,6 @@ export interface QuicEndpointStats {
   helloRejected: number;
   /** Dials that failed for any reason. */
   dialFailures: number;
-  framesIn: number;
-  framesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Malformed / over-size frames received (each closed its connection). */
-  badFrames: number;
-  /** Sends that failed (over-size payload, full or failed send queue). */
-  sendErrors: number;
-  /** Sends on a closed connection. */
-  sendDropped: number;
-  /** Frames dropped by the fault hook. */
-  faultDropped: number;
-  /** Messages dropped because nobody listened and the hold queue was full. */
-  pendingDropped: number;
   /** Extra streams a peer opened on an admitted connection (refused). */
   extraStreams: number;
 }
