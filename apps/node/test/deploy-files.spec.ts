@@ -6,6 +6,7 @@
  * grace periods outlast the shutdown bound, the TLS files come from the right mounts.
  */
 import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ import { DEFAULT_GOSSIP_PORT, DEFAULT_HTTP_PORT, ENV_NAMES, parseNodeArgs, type 
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DOCKER = path.join(ROOT, 'docker');
+const RUN = JSON.parse(readFileSync(path.join(ROOT, 'apps/node/node-flags.json'), 'utf8')) as { nodeFlags: string[]; env: Record<string, string> };
 const GET_ROUTES = new Set(adminRoutes().filter((r) => r.method === 'GET').map((r) => r.path));
 
 /** The app's settings for an environment, as the node would parse it (throws FlagError on a bad value). */
@@ -72,6 +74,12 @@ function dockerfile(): { stages: { from: string; name?: string; ins: Instruction
   return { stages, args };
 }
 
+/** The final stage's ENV. */
+function dockerEnv(): Record<string, string> {
+  const { stages } = dockerfile();
+  return envOf(stages[stages.length - 1]!.ins);
+}
+
 /** ENV k=v k2=v2 (values without spaces, as in our Dockerfile). */
 function envOf(ins: Instruction[]): Record<string, string> {
   const env: Record<string, string> = {};
@@ -98,7 +106,7 @@ describe('docker/Dockerfile', () => {
     for (const m of runs.matchAll(/tsc -p (\S+)/g)) expect(existsSync(path.join(ROOT, m[1]!))).toBe(true);
     expect(runs).toContain('apps/node/tsconfig.app.json');
     const cmd = JSON.parse(ins('CMD')[0]!.args) as string[];
-    expect(cmd).toEqual(['node', '/app/apps/node/dist/main.js']);
+    expect(cmd).toEqual(['node', ...RUN.nodeFlags, '/app/apps/node/dist/main.js']);
     expect(existsSync(path.join(ROOT, 'apps/node/src/main.ts'))).toBe(true);
   });
 
@@ -157,6 +165,33 @@ function seconds(d: string): number {
   if (!m) throw new Error(`duration ${d}`);
   return Number(m[1]) * ({ ms: 0.001, s: 1, m: 60 } as const)[m[2] as 'ms' | 's' | 'm'];
 }
+
+describe('apps/node/node-flags.json: every launcher runs a node the same way', () => {
+  it('the Dockerfile sets its environment', () => {
+    const env = dockerEnv();
+    for (const [k, v] of Object.entries(RUN.env)) expect(env[k]).toBe(v);
+    expect(env['NODE_OPTIONS']).toBeUndefined();
+  });
+
+  it('nx serve node uses its flags and environment', () => {
+    const project = JSON.parse(readFileSync(path.join(ROOT, 'apps/node/project.json'), 'utf8')) as { targets: Record<string, { options: { command: string; env?: Record<string, string> } }> };
+    const serve = project.targets['serve']!.options;
+    expect(serve.command).toBe(['node', ...RUN.nodeFlags, 'apps/node/dist/main.js'].join(' '));
+    expect(serve.env).toEqual(RUN.env);
+  });
+
+  it('the shoal bin starts node with them (env -S shebang)', () => {
+    const first = readFileSync(path.join(ROOT, 'apps/node/bin/shoal.js'), 'utf8').split('\n')[0];
+    const envPart = Object.entries(RUN.env).map(([k, v]) => `${k}=${v}`);
+    expect(first).toBe(['#!/usr/bin/env -S', ...envPart, 'node', ...RUN.nodeFlags].join(' '));
+  });
+
+  it('holds only flags this Node accepts (node exits 9 on a bad option)', () => {
+    const r = spawnSync(process.execPath, [...RUN.nodeFlags, '-e', '0'], { env: { ...process.env, ...RUN.env }, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
 
 describe('docker/compose.yaml', () => {
   const compose = parse(readFileSync(path.join(DOCKER, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
