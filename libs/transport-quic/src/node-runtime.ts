@@ -161,6 +161,16 @@ export interface NodeRuntimeStats {
 /** Member events held for the first 'member' listener (see emitMember). */
 const EARLY_EVENTS_MAX = 256;
 
+/**
+ * Added to every core deadline when the runtime arms its timer. Node starts a timer from the
+ * event loop's cached time, which lags real time by however long the current callback has
+ * run (a datagram's handling takes a few ms on a cold VM): without slack the timer fires
+ * that much before the core's deadline, the core finds nothing due, and the node wakes a
+ * second time 1 ms later. Each wake-up costs ~0.5-1 ms of CPU here, so the slack is worth
+ * a few ms of lateness on deadlines measured in hundreds of ms.
+ */
+const TIMER_SLACK_MS = 4;
+
 const realClock: Clock = { now: () => Date.now() };
 const mathRandom: Random = { next: () => Math.random() };
 
@@ -625,14 +635,20 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     if (this.state !== 'running') return;
     const at = this.core.nextWakeAt();
     if (at === undefined) return;
+    // Never moved later: Node wakes at a cleared timer's time anyway (it does not
+    // re-arm its loop timer on clearTimeout), so an early timer that finds nothing due
+    // costs no more than clearing it would, and re-arming on every message costs more.
     if (this.timer && at >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.run(() => this.core.tick());
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.run(() => this.core.tick());
+      },
+      Math.max(0, Math.ceil(at - this.clock.now())) + TIMER_SLACK_MS,
+    );
   }
 
   private transmit(conn: PeerConnection, bytes: Uint8Array): void {
