@@ -248,11 +248,11 @@ interface Ctx {
   certs: Certs;
 }
 
-async function startNode(ctx: Ctx, id: string, opts: { seeds?: string[]; http?: string; nodeFlags?: string[]; probeFile?: string; preset?: string } = {}): Promise<AppProc> {
+async function startNode(ctx: Ctx, id: string, opts: { seeds?: string[]; http?: string; nodeFlags?: string[]; env?: Record<string, string>; probeFile?: string; preset?: string } = {}): Promise<AppProc> {
   const args = ['--id', id, '--cluster', 'bench', '--bind', '127.0.0.1:0', '--http', opts.http ?? '127.0.0.1:0', '--preset', opts.preset ?? ctx.args.preset, '--data-dir', path.join(ctx.tmp, 'data'), ...(await ctx.certs.args(id))];
   if (opts.seeds?.length) args.push('--seeds', opts.seeds.join(','));
   const flags = [...(opts.nodeFlags ?? []), ...(opts.probeFile ? ['--import', PROBE] : [])];
-  return new AppProc(id, ctx.main, args, { nodeFlags: flags, cwd: ctx.tmp, env: opts.probeFile ? { SHOAL_BENCH_PROBE_FILE: opts.probeFile } : {} });
+  return new AppProc(id, ctx.main, args, { nodeFlags: flags, cwd: ctx.tmp, env: { ...opts.env, ...(opts.probeFile ? { SHOAL_BENCH_PROBE_FILE: opts.probeFile } : {}) } });
 }
 
 const adminOf = (l: Line): string => l['admin'] as string;
@@ -356,9 +356,13 @@ const memOf = (s: Record<string, number>): MemFigures => ({
   shmemMiB: round((s['RssShmem'] ?? NaN) / MiB, 1),
 });
 
+/** How apps/node runs a node process (apps/node/node-flags.json): the 'lean' variants. */
+const NODE_RUN = JSON.parse(readFileSync(path.join(findRoot(), 'apps/node/node-flags.json'), 'utf8')) as { nodeFlags: string[]; env: Record<string, string> };
+
 interface IdleVariant {
   name: string;
   nodeFlags: string[];
+  env?: Record<string, string>;
   mem: MemFigures;
   cpuPct: number;
   v8?: { heapTotalMiB: number; heapUsedMiB: number; v8PhysicalMiB: number; externalMiB: number; arrayBuffersMiB: number; mallocedMiB: number; spacesMiB: Record<string, number> };
@@ -401,21 +405,22 @@ function moduleProc(ctx: Ctx, name: string, imports: string[], nodeFlags: string
 async function runIdle(ctx: Ctx): Promise<IdleResult> {
   const { idleS } = ctx.args;
   const loadBefore = load1();
-  const variants: { name: string; nodeFlags: string[] }[] = [
+  const variants: { name: string; nodeFlags: string[]; env?: Record<string, string> }[] = [
     { name: 'node', nodeFlags: [] },
     { name: 'node --max-semi-space-size=1', nodeFlags: ['--max-semi-space-size=1'] },
+    { name: 'lean (apps/node/node-flags.json)', nodeFlags: NODE_RUN.nodeFlags, env: NODE_RUN.env },
   ];
   progress(`idle: ${variants.length} one-node clusters (+ ${variants.length} twins with the heap probe) and ${MODULE_SETS.length + ALONE_SETS.length} import-only processes; RSS after ${idleS} s`);
   const procs: AppProc[] = [];
   try {
-    const plain = await Promise.all(variants.map((v, i) => startNode(ctx, `idle${i}`, { nodeFlags: v.nodeFlags })));
+    const plain = await Promise.all(variants.map((v, i) => startNode(ctx, `idle${i}`, { nodeFlags: v.nodeFlags, env: v.env })));
     const probeFiles = variants.map((_, i) => path.join(ctx.tmp, `probe-idle${i}.json`));
-    const probed = await Promise.all(variants.map((v, i) => startNode(ctx, `idlep${i}`, { nodeFlags: v.nodeFlags, probeFile: probeFiles[i]! })));
+    const probed = await Promise.all(variants.map((v, i) => startNode(ctx, `idlep${i}`, { nodeFlags: v.nodeFlags, env: v.env, probeFile: probeFiles[i]! })));
     procs.push(...plain, ...probed);
     const bare = await Promise.all(
       variants.map(async (v, i) => {
         const tls = await ctx.certs.args(`idler${i}`);
-        return new AppProc(`idler${i}`, RUNTIME_NODE, [`idler${i}`, tls[1]!, tls[3]!, tls[5]!], { nodeFlags: v.nodeFlags, cwd: ctx.tmp });
+        return new AppProc(`idler${i}`, RUNTIME_NODE, [`idler${i}`, tls[1]!, tls[3]!, tls[5]!], { nodeFlags: v.nodeFlags, env: v.env, cwd: ctx.tmp });
       }),
     );
     procs.push(...bare);
@@ -544,22 +549,25 @@ function transportReference(root: string, n: number): TransportRef | undefined {
 const JOIN_WAVE = 5;
 
 /** Steady-phase variants: the app with plain node, the app as docker/Dockerfile runs it, and the same cluster without NestJS (runtime-node.ts). */
-const STEADY_VARIANTS: Record<string, { nodeFlags: string[]; runtimeOnly?: boolean }> = {
+const STEADY_VARIANTS: Record<string, { nodeFlags: string[]; env?: Record<string, string>; runtimeOnly?: boolean }> = {
   node: { nodeFlags: [] },
   semi1: { nodeFlags: ['--max-semi-space-size=1'] },
   runtime: { nodeFlags: [], runtimeOnly: true },
+  /** As nx serve node, the shoal bin and docker/Dockerfile run the app. */
+  lean: { nodeFlags: NODE_RUN.nodeFlags, env: NODE_RUN.env },
+  'runtime-lean': { nodeFlags: NODE_RUN.nodeFlags, env: NODE_RUN.env, runtimeOnly: true },
 };
 
 /** A node of the Nest-free comparison (tools/bench/node/runtime-node.ts). */
-async function startRuntimeNode(ctx: Ctx, id: string, opts: { seeds?: string[]; nodeFlags?: string[]; probeFile?: string } = {}): Promise<AppProc> {
+async function startRuntimeNode(ctx: Ctx, id: string, opts: { seeds?: string[]; nodeFlags?: string[]; env?: Record<string, string>; probeFile?: string } = {}): Promise<AppProc> {
   const tls = await ctx.certs.args(id);
   const flags = [...(opts.nodeFlags ?? []), ...(opts.probeFile ? ['--import', PROBE] : [])];
-  return new AppProc(id, RUNTIME_NODE, [id, tls[1]!, tls[3]!, tls[5]!, (opts.seeds ?? []).join(',')], { nodeFlags: flags, cwd: ctx.tmp, env: opts.probeFile ? { SHOAL_BENCH_PROBE_FILE: opts.probeFile } : {} });
+  return new AppProc(id, RUNTIME_NODE, [id, tls[1]!, tls[3]!, tls[5]!, (opts.seeds ?? []).join(',')], { nodeFlags: flags, cwd: ctx.tmp, env: { ...opts.env, ...(opts.probeFile ? { SHOAL_BENCH_PROBE_FILE: opts.probeFile } : {}) } });
 }
 
 async function runSteady(ctx: Ctx, variant: string): Promise<SteadyResult> {
   const { nodes: n, windowS, settleS } = ctx.args;
-  const { nodeFlags, runtimeOnly } = STEADY_VARIANTS[variant]!;
+  const { nodeFlags, env, runtimeOnly } = STEADY_VARIANTS[variant]!;
   const start = runtimeOnly ? startRuntimeNode : startNode;
   const q = await waitQuiet(ctx.args, `steady/${variant}`);
   progress(`steady/${variant}: ${n} node processes (${ctx.args.preset} preset, node flags: ${nodeFlags.join(' ') || 'none'}), load ${q.load1}`);
@@ -569,13 +577,13 @@ async function runSteady(ctx: Ctx, variant: string): Promise<SteadyResult> {
   const probeFiles = ids.map((id) => path.join(ctx.tmp, `probe-${id}.json`));
   try {
     const t0 = Date.now();
-    const seedProc = await start(ctx, ids[0]!, { probeFile: probeFiles[0], nodeFlags });
+    const seedProc = await start(ctx, ids[0]!, { probeFile: probeFiles[0], nodeFlags, env });
     procs.push(seedProc);
     const seeds = [gossipOf(await seedProc.started(START_TIMEOUT_MS))];
     const admins = [adminOf(seedProc.lines.find((l) => l.event === 'node.started')!)];
     for (let i = 1; i < n; i += JOIN_WAVE) {
       checkBudget('steady start');
-      const wave = await Promise.all(ids.slice(i, i + JOIN_WAVE).map((id, j) => start(ctx, id, { seeds: [...seeds], probeFile: probeFiles[i + j], nodeFlags })));
+      const wave = await Promise.all(ids.slice(i, i + JOIN_WAVE).map((id, j) => start(ctx, id, { seeds: [...seeds], probeFile: probeFiles[i + j], nodeFlags, env })));
       procs.push(...wave);
       const lines = await Promise.all(wave.map((p) => p.started(START_TIMEOUT_MS)));
       admins.push(...lines.map(adminOf));
@@ -791,7 +799,7 @@ function evaluateTargets(r: Report): Target[] {
     add('start to ready, max', r.startup.spawnToReadyMs.max / 1000, 1.5, 's');
   }
   if (r.idle) for (const v of r.idle.variants) add(`idle RSS, ${v.name}`, v.mem.rssMiB, 80, 'MiB');
-  for (const s of r.steady.filter((x) => x.variant !== 'runtime')) {
+  for (const s of r.steady.filter((x) => !x.variant.startsWith('runtime'))) {
     add(`steady CPU per node, ${s.n} nodes, ${s.variant} (median)`, s.cpuPct.median, 0.5, '% of one core');
     add(`steady CPU per node, ${s.n} nodes, ${s.variant} (max)`, s.cpuPct.max, 0.5, '% of one core');
   }
@@ -854,7 +862,7 @@ function printTables(r: Report): string {
     const col = (f: (s: SteadyResult) => string, tf?: (t: TransportRef) => string) => [...ss.map(f), ...(t ? [tf ? tf(t) : '—'] : [])];
     parts.push(
       table(
-        [`steady, ${ss[0]!.n} nodes (${ss[0]!.preset}), median / max over nodes`, ...ss.map((s) => (s.variant === 'runtime' ? 'without NestJS (runtime-node), node' : `app, ${s.nodeFlags.length ? `node ${s.nodeFlags.join(' ')}` : 'node'}`)), ...(t ? [`transport only, '${t.setting}' (${t.file})`] : [])],
+        [`steady, ${ss[0]!.n} nodes (${ss[0]!.preset}), median / max over nodes`, ...ss.map((s) => (s.variant.startsWith('runtime') ? `without NestJS (runtime-node), ${s.variant}` : `app, ${s.variant === 'lean' ? 'lean' : s.nodeFlags.length ? `node ${s.nodeFlags.join(' ')}` : 'node'}`)), ...(t ? [`transport only, '${t.setting}' (${t.file})`] : [])],
         [
           ['CPU % of one core', ...col((s) => mmStr(s.cpuPct), (t) => mmStr(t.cpuPct))],
           ['RSS MiB at the end of the window', ...col((s) => mmStr(s.rssMiB), (t) => mmStr(t.rssMiB))],

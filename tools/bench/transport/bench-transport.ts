@@ -49,7 +49,20 @@ interface TransportSetting {
   endpoint: Record<string, number>;
   /** Extra Node flags of every node process (e.g. V8 heap sizing). */
   nodeFlags: string[];
+  /** Extra environment of every node process (e.g. MALLOC_ARENA_MAX). */
+  env?: Record<string, string>;
 }
+
+/**
+ * Wake-ups per second of a membership node's main thread in the 20-node lan cluster, from
+ * strace (2026-11-27): about 2.5 for datagrams (ping in, ack in, the peer's ACK of our ack)
+ * and 2.8 for timers (our probe, our probe timeout, js-quic's and the pool's cleared timers,
+ * which Node still wakes for). The wake-floor process wakes this often and does nothing else.
+ */
+const WAKE_FLOOR_HZ = 5;
+
+/** How apps/node runs a node process (its flags and environment). */
+const NODE_RUN = JSON.parse(readFileSync(path.join(findRoot(), 'apps/node/node-flags.json'), 'utf8')) as { nodeFlags: string[]; env: Record<string, string> };
 
 const SETTINGS: Record<string, TransportSetting> = {
   defaults: {
@@ -72,6 +85,14 @@ const SETTINGS: Record<string, TransportSetting> = {
     pool: {},
     endpoint: { keepAliveIntervalMs: 0, maxIdleTimeoutMs: 60_000 },
     nodeFlags: ['--max-semi-space-size=1'],
+  },
+  lean: {
+    name: 'lean',
+    description: `library defaults, every node process run as apps/node runs it (apps/node/node-flags.json): node ${NODE_RUN.nodeFlags.join(' ')}, ${Object.entries(NODE_RUN.env).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    pool: {},
+    endpoint: {},
+    nodeFlags: NODE_RUN.nodeFlags,
+    env: NODE_RUN.env,
   },
 };
 
@@ -294,8 +315,8 @@ class CertStore {
 
 const MAX_CHILD_LIFETIME_MS = 20 * 60_000;
 
-async function spawn(labels: readonly string[], gc = false, nodeFlags: (label: string) => readonly string[] = () => []): Promise<BenchChild[]> {
-  const kids = labels.map((l) => new BenchChild(l, { gc, maxLifetimeMs: MAX_CHILD_LIFETIME_MS, nodeFlags: nodeFlags(l) }));
+async function spawn(labels: readonly string[], gc = false, nodeFlags: (label: string) => readonly string[] = () => [], env?: Record<string, string>): Promise<BenchChild[]> {
+  const kids = labels.map((l) => new BenchChild(l, { gc, maxLifetimeMs: MAX_CHILD_LIFETIME_MS, nodeFlags: nodeFlags(l), env }));
   await Promise.all(kids.map((k) => k.ready()));
   return kids;
 }
@@ -516,6 +537,8 @@ interface ClusterResult {
   windowS: number;
   loadAvg: { start: number[]; end: number[] };
   idleProcess: { cpuPct: number; rssMiB: number };
+  /** A process of the same stack that only wakes WAKE_FLOOR_HZ times a second (absent in older results). */
+  wakeFloor?: { hz: number; cpuPct: number };
   solo: {
     cpuPct: { median: number; max: number };
     rssMiB: { median: number; max: number };
@@ -593,6 +616,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
 
   const kids: BenchChild[] = [];
   let idle: BenchChild | undefined;
+  let wake: BenchChild | undefined;
   try {
     // Spawn in waves so module loading does not starve the machine.
     for (let i = 0; i < groups.length; i += 10) {
@@ -602,10 +626,12 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
           groups.slice(i, i + 10).map((g) => (g.length === 1 ? g[0]! : `${g[0]}+${g.length - 1}`)),
           false,
           (label) => [...spec.setting.nodeFlags, ...(profile.includes(label) ? [`--cpu-prof`, `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
+          spec.setting.env,
         )),
       );
     }
-    [idle] = await spawn(['idle'], false, () => spec.setting.nodeFlags);
+    [idle, wake] = await spawn(['idle', 'wake-floor'], false, () => spec.setting.nodeFlags, spec.setting.env);
+    await wake!.request({ type: 'wake', everyMs: 1000 / WAKE_FLOOR_HZ }, 10_000);
     progress(`${spec.label}: ${kids.length + 1} processes up; starting the seed`);
     const startMsg = (group: string[], seeds: string[]) =>
       ({
@@ -702,7 +728,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
     // The window.
     checkBudget(`${spec.label} window`);
     const loadStart = os.loadavg().map((x) => round(x, 2));
-    const all = [...kids, idle!];
+    const all = [...kids, wake!, idle!];
     const first = await sampleAll(all);
     const rtts: number[] = [];
     const rssMax = first.map((s) => s.rss);
@@ -728,6 +754,8 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
       cpuPct: round((cpuUs(idleFirst, idleLast) / 1000 / (idleLast.at - idleFirst.at)) * 100, 3),
       rssMiB: round(idleLast.rss / MiB, 1),
     };
+    const [wakeFirst, wakeLast] = [first[first.length - 2]!, last[last.length - 2]!];
+    const wakeFloor = { hz: WAKE_FLOOR_HZ, cpuPct: round((cpuUs(wakeFirst, wakeLast) / 1000 / (wakeLast.at - wakeFirst.at)) * 100, 3) };
 
     const figures: NodeFigures[] = [];
     const health = {
@@ -821,6 +849,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
       windowS: round((idleLast.at - idleFirst.at) / 1000, 1),
       loadAvg: { start: loadStart, end: loadEnd },
       idleProcess,
+      wakeFloor,
       solo: {
         cpuPct: mm(solo.map((f) => f.cpuPct)),
         rssMiB: mm(solo.map((f) => f.rssMiB), 1),
@@ -858,8 +887,9 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
     );
     return result;
   } finally {
-    progress(`${spec.label}: stopping ${kids.length + (idle ? 1 : 0)} processes`);
-    await stopAll(idle ? [...kids, idle] : kids, 15_000);
+    const extra = [idle, wake].filter((k): k is BenchChild => k !== undefined);
+    progress(`${spec.label}: stopping ${kids.length + extra.length} processes`);
+    await stopAll([...kids, ...extra], 15_000);
   }
 }
 
@@ -980,6 +1010,7 @@ function printTables(r: Report): string {
           ['messages sent per node per s', ...clusters.map((c) => Object.entries(c.messagesPerNodePerS).filter(([, v]) => v > 0).map(([t, v]) => `${t} ${fmt(v)}`).join(', '))],
           ['window: suspicions / failures / probe failures', ...clusters.map((c) => `${c.health.suspicions} / ${c.health.failuresDeclared} / ${c.health.probeFailures}`)],
           ['idle Node process: CPU % / RSS (anon + file) MiB', ...clusters.map((c) => `${fmt(c.idleProcess.cpuPct)} / ${fmt(c.idleProcess.rssMiB)} (${fmt(c.memory.idleRssAnonMiB)} + ${fmt(c.memory.idleRssFileMiB)})`)],
+          [`same process waking ${WAKE_FLOOR_HZ}×/s, nothing else: CPU % (the wake floor)`, ...clusters.map((c) => (c.wakeFloor ? `${fmt(c.wakeFloor.cpuPct)} (${c.wakeFloor.hz} Hz)` : '—'))],
           ['load average (1 min) start → end', ...clusters.map((c) => `${c.loadAvg.start[0]} → ${c.loadAvg.end[0]}`)],
         ],
       ),

@@ -305,6 +305,11 @@ process.on('message', (raw: unknown) => {
       case 'release':
         Promise.allSettled(held.splice(0).map((c) => c.close())).then(() => reply({ type: 'ok' }), fail);
         break;
+      case 'wake':
+        // Nothing but a timer: the CPU a Node process pays just to wake up this often.
+        setInterval(() => undefined, m.everyMs);
+        reply({ type: 'ok' });
+        break;
       case 'stop':
         stopAll().then(
           () => {

@@ -33,12 +33,12 @@ export class BenchChild {
 
   constructor(
     readonly label: string,
-    opts: { gc?: boolean; maxLifetimeMs: number; nodeFlags?: readonly string[] },
+    opts: { gc?: boolean; maxLifetimeMs: number; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>> },
   ) {
     this.proc = fork(CHILD_JS, [], {
       execArgv: [...(opts.gc ? ['--expose-gc'] : []), ...(opts.nodeFlags ?? [])],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, SHOAL_BENCH_CHILD_MAX_MS: String(opts.maxLifetimeMs) },
+      env: { ...process.env, ...opts.env, SHOAL_BENCH_CHILD_MAX_MS: String(opts.maxLifetimeMs) },
     });
     live.add(this);
     let buf = '';

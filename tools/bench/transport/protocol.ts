@@ -24,6 +24,7 @@ export type ParentMessage = { seq: number } & (
   | { type: 'hold'; target: string; n: number }
   | { type: 'rtt-bench'; target: string; n: number; intervalMs?: number }
   | { type: 'release' }
+  | { type: 'wake'; everyMs: number }
   | { type: 'stop' }
 );
 
