@@ -41,7 +41,7 @@ import {
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_QUEUED_BYTES, FRAME_HEADER_BYTES, validateMaxFrameBytes } from './framing.js';
 import { HelloAborted, HelloTimeout, PeerConnection, type CloseReason, type TransportCounters, newCounters, reasonFromQuicError } from './peer-connection.js';
 import { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
-import { isValidNodeId, parseCertificatePem } from './tls/ca.js';
+import { isValidNodeId, parseCertificatePem } from './tls/certificate.js';
 import { type PeerVerifyResult, createPeerVerifier } from './tls/verify.js';
 
 /** Version of the hello exchange and framing; peers with another version are refused. */
@@ -243,7 +243,7 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
     if (!tls || typeof tls[k] !== 'string' || !tls[k].includes('-----BEGIN')) throw new InvalidOptionError(`tls.${k}`, 'must be a PEM string');
   }
   // Our own certificate must be one the cluster accepts, naming this node.
-  const ownDer = new Uint8Array(parseCertificatePem(tls.certPem, 'tls.certPem').rawData);
+  const ownDer = new Uint8Array(parseCertificatePem(tls.certPem, 'tls.certPem').raw);
   let own: PeerVerifyResult;
   try {
     own = createPeerVerifier(tls.caPem)([ownDer], new Date());

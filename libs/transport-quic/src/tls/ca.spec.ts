@@ -57,7 +57,7 @@ describe('issueNodeCertificate', () => {
     expect(cert.issuer).toBe('CN=Shoal Cluster CA');
     expect(new NodeX509(node.certPem).checkIssued(new NodeX509(ca.certPem))).toBe(true);
     expect(new NodeX509(node.certPem).verify(new NodeX509(ca.certPem).publicKey)).toBe(true);
-    expect(nodeIdFromCertificate(cert)).toBe('node-1');
+    expect(nodeIdFromCertificate(new NodeX509(node.certPem))).toBe('node-1');
     const days = (cert.notAfter.getTime() - cert.notBefore.getTime()) / DAY;
     expect(days).toBeCloseTo(825, 0);
   });

@@ -1,6 +1,8 @@
 /**
  * The cluster certificate authority and node certificates: ECDSA P-256 keys and X.509
  * certificates made with @peculiar/x509 on Node's WebCrypto (no openssl binary).
+ * @peculiar/x509 is imported on first use only: a node that just verifies peers never
+ * loads it (verify.ts and certificate.ts use node:crypto).
  *
  * A node certificate binds the node id twice in its subjectAltName:
  *  - `URI:shoal://node/<nodeId>` — the identity Shoal checks (verify.ts);
@@ -8,44 +10,33 @@
  */
 import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from './x509.js';
-import { CertificateError, InvalidNodeIdError, InvalidOptionError } from '../errors.js';
+import type * as X509 from './x509.js';
+import { CertificateError, InvalidOptionError } from '../errors.js';
+import {
+  type CertificatePair,
+  CLOCK_SKEW_ALLOWANCE_MS,
+  DEFAULT_CA_COMMON_NAME,
+  DEFAULT_CA_VALIDITY_DAYS,
+  DEFAULT_NODE_VALIDITY_DAYS,
+  MAX_VALIDITY_DAYS,
+  NODE_DNS_SUFFIX,
+  assertNodeId,
+  nodeUri,
+} from './certificate.js';
 
-/** A PEM certificate with its PEM (PKCS#8) private key. */
-export interface CertificatePair {
-  certPem: string;
-  keyPem: string;
+// The constants and parsing helpers live in certificate.ts (no @peculiar/x509); re-exported here.
+export * from './certificate.js';
+
+type X509Module = typeof X509;
+
+/** Loads @peculiar/x509 (through x509.ts, which loads reflect-metadata first) on first use. */
+function loadX509(): Promise<X509Module> {
+  return import('./x509.js');
 }
-
-export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-/** Prefix of the URI SAN that carries the node id. */
-export const NODE_URI_PREFIX = 'shoal://node/';
-/** Suffix of the DNS SAN that carries the node id. */
-export const NODE_DNS_SUFFIX = '.shoal';
-
-export const DEFAULT_CA_COMMON_NAME = 'Shoal Cluster CA';
-export const DEFAULT_CA_VALIDITY_DAYS = 3650;
-export const DEFAULT_NODE_VALIDITY_DAYS = 825;
-/** Longest validity accepted for any certificate (about 100 years). */
-export const MAX_VALIDITY_DAYS = 36500;
-/** notBefore is back-dated by this much so small clock differences between nodes do not matter. */
-export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
 
 const DAY_MS = 86_400_000;
 const EC_PARAMS = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
-
-export function isValidNodeId(nodeId: unknown): nodeId is string {
-  return typeof nodeId === 'string' && NODE_ID_PATTERN.test(nodeId);
-}
-
-export function assertNodeId(nodeId: unknown): asserts nodeId is string {
-  if (!isValidNodeId(nodeId)) throw new InvalidNodeIdError(String(nodeId));
-}
-
-export function nodeUri(nodeId: string): string {
-  return `${NODE_URI_PREFIX}${nodeId}`;
-}
 
 export interface CreateClusterCaOptions {
   /** Subject common name of the CA. */
@@ -99,12 +90,12 @@ async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(EC_PARAMS, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
 }
 
-async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
+async function exportKeyPem(x509: X509Module, key: webcrypto.CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
-async function importSigningKey(keyPem: string): Promise<webcrypto.CryptoKey> {
+async function importSigningKey(x509: X509Module, keyPem: string): Promise<webcrypto.CryptoKey> {
   let der: ArrayBuffer;
   try {
     der = x509.PemConverter.decodeFirst(keyPem);
@@ -118,11 +109,11 @@ async function importSigningKey(keyPem: string): Promise<webcrypto.CryptoKey> {
   }
 }
 
-export function parseCertificatePem(pem: string, what = 'certificate'): x509.X509Certificate {
+function parseCaCertificate(x509: X509Module, pem: string): X509.X509Certificate {
   try {
     return new x509.X509Certificate(pem);
   } catch (e) {
-    throw new CertificateError(`${what} is not a PEM X.509 certificate`, { cause: e });
+    throw new CertificateError('CA certificate is not a PEM X.509 certificate', { cause: e });
   }
 }
 
@@ -132,6 +123,7 @@ export async function createClusterCa(opts: CreateClusterCaOptions = {}): Promis
   const validityDays = opts.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
   checkCommonName(commonName);
   checkValidityDays('validityDays', validityDays);
+  const x509 = await loadX509();
   const keys = await generateKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -145,7 +137,7 @@ export async function createClusterCa(opts: CreateClusterCaOptions = {}): Promis
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(x509, keys.privateKey) };
 }
 
 /** Issues a node certificate signed by the CA, with the node id in its SANs. */
@@ -163,8 +155,9 @@ export async function issueNodeCertificate(ca: CertificatePair, opts: IssueNodeC
   for (const ip of ipAddresses) {
     if (typeof ip !== 'string' || isIP(ip) === 0) throw new InvalidOptionError('ipAddresses', `${JSON.stringify(ip)} is not an IP address`);
   }
-  const caCert = parseCertificatePem(ca.certPem, 'CA certificate');
-  const caKey = await importSigningKey(ca.keyPem);
+  const x509 = await loadX509();
+  const caCert = parseCaCertificate(x509, ca.certPem);
+  const caKey = await importSigningKey(x509, ca.keyPem);
   const keys = await generateKeys();
   const names: { type: 'url' | 'dns' | 'ip'; value: string }[] = [
     { type: 'url', value: nodeUri(opts.nodeId) },
@@ -172,7 +165,7 @@ export async function issueNodeCertificate(ca: CertificatePair, opts: IssueNodeC
     ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
     ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
   ];
-  let cert: x509.X509Certificate;
+  let cert: X509.X509Certificate;
   try {
     cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
@@ -198,5 +191,5 @@ export async function issueNodeCertificate(ca: CertificatePair, opts: IssueNodeC
   if (!(await cert.verify({ publicKey: caCert.publicKey, signatureOnly: true }))) {
     throw new CertificateError('the CA key does not match the CA certificate');
   }
-  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(x509, keys.privateKey) };
 }

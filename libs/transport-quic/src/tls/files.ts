@@ -13,7 +13,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CertificateError } from '../errors.js';
-import { type CertificatePair, assertNodeId, createClusterCa, issueNodeCertificate, parseCertificatePem } from './ca.js';
+import { createClusterCa, issueNodeCertificate } from './ca.js';
+import { type CertificatePair, assertNodeId, certificateValidity, parseCertificatePem } from './certificate.js';
 import { verifyPeerChain } from './verify.js';
 
 export const CA_CERT_FILE = 'ca.pem';
@@ -176,7 +177,7 @@ export async function ensureDevCertificates(dataDir: string, nodeId: string): Pr
   }
   const ca = await readCaFiles(caDir);
   const caCert = parseCertificatePem(ca.certPem, 'dev CA certificate');
-  if (caCert.notAfter.getTime() < Date.now()) {
+  if (certificateValidity(caCert).notAfter.getTime() < Date.now()) {
     throw new CertificateError(`the dev CA in ${caDir} has expired; delete ${tlsDir} to start over`);
   }
   const nodeDir = path.join(tlsDir, `node-${nodeId}`);
@@ -184,7 +185,7 @@ export async function ensureDevCertificates(dataDir: string, nodeId: string): Pr
   const usable = async (): Promise<TlsMaterial | undefined> => {
     if (!(await exists(paths.keyPath)) || !(await exists(paths.certPath))) return undefined;
     const m = await loadTlsFiles(paths);
-    const der = new Uint8Array(parseCertificatePem(m.certPem).rawData);
+    const der = new Uint8Array(parseCertificatePem(m.certPem).raw);
     const r = verifyPeerChain([der], ca.certPem, new Date());
     return r.ok && r.nodeId === nodeId ? m : undefined;
   };

@@ -8,11 +8,13 @@
  *  4. the CA's key signed it;
  *  5. now lies inside both the leaf's and the CA's validity windows;
  *  6. it carries exactly one valid node id in a `URI:shoal://node/<id>` SAN.
- * Synchronous: parsing uses @peculiar/x509, the signature check node:crypto.
+ * Synchronous, on node:crypto's X509Certificate (OpenSSL) only: a node that verifies
+ * peers never loads @peculiar/x509. Step 3's key identifier check is OpenSSL's
+ * `checkIssued` (issuer name, authorityKeyIdentifier against the CA's
+ * subjectKeyIdentifier when both are present, and keyCertSign if the CA has keyUsage).
  */
-import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
-import * as x509 from './x509.js';
-import { NODE_URI_PREFIX, isValidNodeId, parseCertificatePem } from './ca.js';
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { NODE_URI_PREFIX, certificateValidity, isValidNodeId, parseCertificatePem, parseSubjectAltName } from './certificate.js';
 
 export type PeerVerifyFailure = 'missing' | 'self-signed' | 'expired' | 'not-yet-valid' | 'unknown-ca' | 'bad-signature' | 'no-node-id';
 
@@ -29,9 +31,9 @@ export const PEER_VERIFY_FAILURES: readonly PeerVerifyFailure[] = [
 ];
 
 interface TrustedCa {
+  cert: X509Certificate;
   der: Buffer;
   subject: string;
-  keyId: string | undefined;
   publicKey: KeyObject;
   notBefore: Date;
   notAfter: Date;
@@ -39,25 +41,22 @@ interface TrustedCa {
 
 function loadCa(caCertPem: string): TrustedCa {
   const cert = parseCertificatePem(caCertPem, 'CA certificate');
-  const node = new NodeX509(caCertPem);
-  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  return {
-    der: Buffer.from(cert.rawData),
-    subject: cert.subject,
-    keyId: ski?.keyId?.toLowerCase(),
-    publicKey: node.publicKey,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-  };
+  return { cert, der: cert.raw, subject: cert.subject, publicKey: cert.publicKey, ...certificateValidity(cert) };
 }
 
 /** Extracts the node id from the `shoal://node/<id>` URI SAN; undefined if absent, invalid or ambiguous. */
-export function nodeIdFromCertificate(cert: x509.X509Certificate): string | undefined {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  if (!san) return undefined;
+export function nodeIdFromCertificate(cert: X509Certificate): string | undefined {
+  let text: string | undefined;
+  try {
+    text = cert.subjectAltName;
+  } catch {
+    return undefined;
+  }
+  const names = parseSubjectAltName(text);
+  if (!names) return undefined;
   const ids = new Set<string>();
-  for (const name of san.names.items) {
-    if (name.type === 'url' && name.value.startsWith(NODE_URI_PREFIX)) ids.add(name.value.slice(NODE_URI_PREFIX.length));
+  for (const name of names) {
+    if (name.type === 'URI' && name.value.startsWith(NODE_URI_PREFIX)) ids.add(name.value.slice(NODE_URI_PREFIX.length));
   }
   if (ids.size !== 1) return undefined;
   const [id] = ids;
@@ -97,27 +96,34 @@ export function createPeerVerifier(caCertPem: string): (chainDer: readonly Uint8
 }
 
 function leafFacts(ca: TrustedCa, buf: Buffer): LeafFacts {
-  let leaf: x509.X509Certificate;
-  let nodeLeaf: NodeX509;
+  let leaf: X509Certificate;
+  let validity: { notBefore: Date; notAfter: Date };
   try {
-    leaf = new x509.X509Certificate(buf);
-    nodeLeaf = new NodeX509(buf);
+    leaf = new X509Certificate(buf);
+    validity = certificateValidity(leaf);
   } catch {
     // Not a certificate at all: nothing can vouch for it.
     return { kind: 'fail', reason: 'bad-signature' };
   }
   const isTheCa = Buffer.compare(buf, ca.der) === 0;
-  if (!isTheCa && leaf.subject === leaf.issuer && safeVerify(nodeLeaf, nodeLeaf.publicKey)) return { kind: 'fail', reason: 'self-signed' };
+  if (!isTheCa && leaf.subject === leaf.issuer && signedBy(leaf, () => leaf.publicKey)) return { kind: 'fail', reason: 'self-signed' };
   if (leaf.issuer !== ca.subject) return { kind: 'fail', reason: 'unknown-ca' };
-  const aki = leaf.getExtension(x509.AuthorityKeyIdentifierExtension);
-  if (aki?.keyId && ca.keyId && aki.keyId.toLowerCase() !== ca.keyId) return { kind: 'fail', reason: 'unknown-ca' };
-  if (!safeVerify(nodeLeaf, ca.publicKey)) return { kind: 'fail', reason: 'bad-signature' };
-  return { kind: 'ok', nodeId: nodeIdFromCertificate(leaf), notBefore: leaf.notBefore.getTime(), notAfter: leaf.notAfter.getTime() };
+  if (!issuedBy(leaf, ca.cert)) return { kind: 'fail', reason: 'unknown-ca' };
+  if (!signedBy(leaf, () => ca.publicKey)) return { kind: 'fail', reason: 'bad-signature' };
+  return { kind: 'ok', nodeId: nodeIdFromCertificate(leaf), notBefore: validity.notBefore.getTime(), notAfter: validity.notAfter.getTime() };
 }
 
-function safeVerify(cert: NodeX509, key: KeyObject): boolean {
+function signedBy(cert: X509Certificate, key: () => KeyObject): boolean {
   try {
-    return cert.verify(key);
+    return cert.verify(key());
+  } catch {
+    return false;
+  }
+}
+
+function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer);
   } catch {
     return false;
   }
