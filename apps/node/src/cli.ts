@@ -13,6 +13,7 @@
  * default 127.0.0.1:7947). Exit codes: 0 ok, 1 the node could not be reached or refused,
  * 2 usage error.
  */
+import './lazy-intl.js'; // first: before NestJS is loaded
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { hostPortProblem } from './address.js';
