@@ -4,11 +4,13 @@
  *
  *  startup  spawn → first 200 from /health/ready, over --runs runs (one warm-up run not
  *           counted), a one-node cluster; also the app's own startupMs (node.started line).
- *  idle     a one-node cluster, VmRSS after --idle-s seconds, with plain `node` and with
- *           --max-semi-space-size=1 (what docker/Dockerfile sets); a breakdown (RssAnon /
+ *  idle     a one-node cluster, VmRSS after --idle-s seconds, with plain `node`, with
+ *           --max-semi-space-size=1 alone, and lean (apps/node/node-flags.json: how nx serve,
+ *           the shoal bin and docker/Dockerfile run a node); a breakdown (RssAnon /
  *           RssFile, V8 heap from a SIGUSR2 probe preload in twin processes), and the RSS of
  *           bare Node processes that only import the app's main dependencies (cumulative).
- *  steady   a --nodes cluster (lan preset): after convergence and --settle s, a --window s
+ *  steady   a --nodes cluster (lan preset) per --steady-variants (default lean, runtime-lean;
+ *           also node, semi1, runtime): after convergence and --settle s, a --window s
  *           window: CPU % of one core (/proc/<pid>/stat) and RSS per node, UDP payload
  *           bytes (probe preload, counted like the transport benchmark), health; compared
  *           with the transport-only 20-node 'defaults' run from tools/bench/results.
@@ -78,7 +80,7 @@ function parseArgs(argv: readonly string[]): Args {
     settleS: 20,
     leaveNodes: 5,
     trials: 6,
-    steadyVariants: ['node', 'semi1', 'runtime'],
+    steadyVariants: ['lean', 'runtime-lean'],
     merge: false,
     preset: 'lan',
     quietLoad: 1.5,
@@ -391,7 +393,7 @@ const MODULE_SETS: { name: string; imports: string[] }[] = [
   { name: '+ @nestjs/platform-express (express)', imports: ['@nestjs/platform-express'] },
   { name: '+ @nestjs/terminus, class-validator, class-transformer', imports: ['@nestjs/terminus', 'class-validator', 'class-transformer'] },
   { name: '+ pino, prom-client', imports: ['pino', 'prom-client'] },
-  { name: '+ @shoal/transport-quic (@matrixai/quic native, @peculiar/x509, msgpackr)', imports: ['@shoal/transport-quic'] },
+  { name: '+ @shoal/transport-quic (@matrixai/quic native, msgpackr; @peculiar/x509 only when creating certificates)', imports: ['@shoal/transport-quic'] },
   { name: '+ @shoal/nest', imports: ['@shoal/nest'] },
 ];
 const ALONE_SETS: { name: string; imports: string[] }[] = [{ name: '@shoal/transport-quic alone', imports: ['@shoal/transport-quic'] }];
@@ -447,6 +449,7 @@ async function runIdle(ctx: Ctx): Promise<IdleResult> {
       out.push({
         name: variants[i]!.name,
         nodeFlags: variants[i]!.nodeFlags,
+        env: variants[i]!.env,
         mem,
         cpuPct,
         probeMem,
@@ -936,6 +939,7 @@ function notesFor(r: Report): string {
     const deps = mods.filter((m) => !m.name.includes('alone')).at(-1)?.mem.rssMiB ?? NaN;
     const plain = i.variants[0];
     const semi = i.variants[1];
+    const lean = i.variants.find((v) => v.name.startsWith('lean'));
     const prior = plain && plain.mem.rssMiB >= 120 && plain.mem.rssMiB <= 136 ? 'confirms' : 'corrects';
     out.push(
       `**Idle memory** (${prior} the earlier 124-132 MiB): the app idles at ${fmt(plain?.mem.rssMiB ?? NaN)} MiB with plain node and ${fmt(semi?.mem.rssMiB ?? NaN)} MiB with --max-semi-space-size=1. ` +
@@ -944,7 +948,14 @@ function notesFor(r: Report): string {
         `Import-only processes: bare Node ${fmt(bare)} MiB; NestJS core with reflect-metadata, rxjs and @nestjs/common ${fmt(nest)} MiB (so @nestjs/core is about ${fmt(nest - bare)} MiB of code and metadata before anything runs); every dependency of the app imported, nothing started, ${fmt(deps)} MiB. ` +
         `These import-only rows vary by a few MiB from run to run (GC timing).`,
     );
-    if (plain?.withoutNest && semi?.withoutNest) {
+    if (lean) {
+      out.push(
+        `**Run lean** (apps/node/node-flags.json: node ${lean.nodeFlags.join(' ')}, ${Object.entries(lean.env ?? NODE_RUN.env).map(([k, v]) => `${k}=${v}`).join(' ')}; how nx serve node, the shoal bin and docker/Dockerfile run it) the app idles at ${fmt(lean.mem.rssMiB)} MiB (${fmt(lean.mem.anonMiB)} private + ${fmt(lean.mem.fileMiB)} file-backed): ${verdict(lean.mem.rssMiB, 80, 'MiB').text} against the 80 MiB target. ` +
+          `The flags remove the 16 MiB semi-spaces (young generation), V8's worker threads and most malloc arenas; the app also builds Intl.DateTimeFormat objects only when first used (NestJS builds two at import, mapping ~5 MiB of ICU data) and the transport loads @peculiar/x509 only to create certificates. ` +
+          (lean.withoutNest ? `The same node without NestJS, run lean: ${fmt(lean.withoutNest.rssMiB)} MiB.` : ''),
+      );
+    }
+    if (!lean && plain?.withoutNest && semi?.withoutNest) {
       const reach = semi.withoutNest.rssMiB <= 80;
       out.push(
         `**What 80 MiB would take**: the same one-node cluster WITHOUT NestJS (tools/bench/node/runtime-node.ts: the transport's NodeRuntime, pino, node:http for readiness) idles at ${fmt(plain.withoutNest.rssMiB)} MiB plain and ${fmt(semi.withoutNest.rssMiB)} MiB with --max-semi-space-size=1. ` +
@@ -956,10 +967,10 @@ function notesFor(r: Report): string {
     }
   }
   const plainSteady = r.steady.find((s) => s.transport);
-  const appPlain = r.steady.find((s) => s.variant === 'node');
-  const bare = r.steady.find((s) => s.variant === 'runtime');
+  const appPlain = r.steady.find((s) => s.variant === 'lean') ?? r.steady.find((s) => s.variant === 'node');
+  const bare = r.steady.find((s) => s.variant === (appPlain?.variant === 'lean' ? 'runtime-lean' : 'runtime'));
   if (r.steady.length) {
-    const parts = r.steady.filter((s) => s.variant !== 'runtime').map((s) => `${fmt(s.cpuPct.median)} % median / ${fmt(s.cpuPct.max)} % max (${s.variant})`);
+    const parts = r.steady.filter((s) => !s.variant.startsWith('runtime')).map((s) => `${fmt(s.cpuPct.median)} % median / ${fmt(s.cpuPct.max)} % max (${s.variant})`);
     let text = `**Steady CPU** in a ${r.steady[0]!.n}-node cluster: ${parts.join('; ')} of one core per node (target 0.5 %).`;
     if (plainSteady?.transport) {
       const t = plainSteady.transport;
@@ -968,8 +979,8 @@ function notesFor(r: Report): string {
     }
     if (appPlain && bare) {
       const d = appPlain.cpuPct.median - bare.cpuPct.median;
-      text += ` In the same run, the same ${bare.n}-node cluster WITHOUT NestJS (runtime-node.ts: the transport's NodeRuntime, pino, node:http; plain node) used ${fmt(bare.cpuPct.median)} % median / ${fmt(bare.cpuPct.max)} % max and ${fmt(bare.rssMiB.median)} MiB: the framework adds ${fmt(d)} percentage points of one core at the median (${fmt(bare.cpuPct.median > 0 ? (d / bare.cpuPct.median) * 100 : NaN)} %) and ${fmt(appPlain.rssMiB.median - bare.rssMiB.median)} MiB RSS; wire tx ${fmt(appPlain.txBps.median)} vs ${fmt(bare.txBps.median)} B/s per node (the app puts the same traffic on the wire). ` +
-        `So the target is missed by the transport itself, not by the framework: the framework's share is small and of the order of the run-to-run noise on this shared machine (the variants ran one after another at 1-min loads of ${r.steady.map((s) => `${s.load.windowStart}→${s.load.windowEnd}`).join(', ')}); meeting 0.5 % needs the transport's per-node cost cut about ${fmt(bare.cpuPct.median / 0.5)}× (see the Transport section for its connection settings).`;
+      text += ` In the same run, the same ${bare.n}-node cluster WITHOUT NestJS (runtime-node.ts: the transport's NodeRuntime, pino, node:http; ${bare.variant === 'runtime-lean' ? 'run lean' : 'plain node'}) used ${fmt(bare.cpuPct.median)} % median / ${fmt(bare.cpuPct.max)} % max and ${fmt(bare.rssMiB.median)} MiB: the framework adds ${fmt(d)} percentage points of one core at the median (${fmt(bare.cpuPct.median > 0 ? (d / bare.cpuPct.median) * 100 : NaN)} %) and ${fmt(appPlain.rssMiB.median - bare.rssMiB.median)} MiB RSS; wire tx ${fmt(appPlain.txBps.median)} vs ${fmt(bare.txBps.median)} B/s per node (the app puts the same traffic on the wire). ` +
+        `So the target is missed by the transport itself, not by the framework: the framework's share is small and of the order of the run-to-run noise on this shared machine (the variants ran one after another at 1-min loads of ${r.steady.map((s) => `${s.load.windowStart}→${s.load.windowEnd}`).join(', ')}); meeting 0.5 % needs the transport's per-node cost cut about ${fmt(bare.cpuPct.median / 0.5)}× (see the Transport section, and "CPU floor" below for what a Node process costs here just to wake up).`;
     }
     const semiSteady = r.steady.find((s) => s.variant === 'semi1');
     if (appPlain && semiSteady) {
