@@ -17,6 +17,7 @@ import './lazy-intl.js'; // first: before NestJS is loaded
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { hostPortProblem } from './address.js';
+import { ArgvError, splitArgv } from './argv.js';
 import { AdminClient, adminBaseUrl, DEFAULT_CLIENT_TIMEOUT_MS, membersTable } from './client.js';
 import { DEFAULT_HTTP, TAG_KEY_PATTERN } from './flags.js';
 
@@ -56,37 +57,30 @@ interface ClientArgs {
 }
 
 function parseClientArgs(args: readonly string[], env: NodeJS.ProcessEnv, allowed: { json?: boolean; filters?: boolean }): ClientArgs {
-  const out: ClientArgs = { http: env['SHOAL_HTTP']?.trim() || DEFAULT_HTTP, timeoutMs: DEFAULT_CLIENT_TIMEOUT_MS, json: false, tags: [], states: [], rest: [] };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) {
-      out.rest.push(arg);
-      continue;
-    }
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    if (name === 'json' && allowed.json) {
-      if (value !== undefined) throw new UsageError('--json takes no value');
-      out.json = true;
-      continue;
-    }
-    const takesValue = name === 'http' || name === 'timeout' || (allowed.filters && (name === 'tag' || name === 'state'));
-    if (!takesValue) throw new UsageError(`unknown option --${name}`);
-    if (value === undefined) {
-      value = args[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    }
-    if (name === 'http') out.http = value;
-    else if (name === 'timeout') {
-      if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 600_000) throw new UsageError(`--timeout must be 1-600000 ms, got ${JSON.stringify(value)}`);
-      out.timeoutMs = Number(value);
-    } else if (name === 'tag') out.tags.push(value);
-    else out.states.push(value);
+  let parsed;
+  try {
+    parsed = splitArgv(args, {
+      http: { type: 'string' },
+      timeout: { type: 'string' },
+      ...(allowed.json ? { json: { type: 'boolean' } } : {}),
+      ...(allowed.filters ? { tag: { type: 'string', multiple: true }, state: { type: 'string', multiple: true } } : {}),
+    });
+  } catch (e) {
+    throw e instanceof ArgvError ? new UsageError(e.message) : e;
+  }
+  const { values, positionals } = parsed;
+  const out: ClientArgs = {
+    http: (values['http'] as string | undefined) ?? (env['SHOAL_HTTP']?.trim() || DEFAULT_HTTP),
+    timeoutMs: DEFAULT_CLIENT_TIMEOUT_MS,
+    json: values['json'] === true,
+    tags: (values['tag'] as string[] | undefined) ?? [],
+    states: (values['state'] as string[] | undefined) ?? [],
+    rest: positionals,
+  };
+  const timeout = values['timeout'] as string | undefined;
+  if (timeout !== undefined) {
+    if (!/^[0-9]+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 600_000) throw new UsageError(`--timeout must be 1-600000 ms, got ${JSON.stringify(timeout)}`);
+    out.timeoutMs = Number(timeout);
   }
   const problem = hostPortProblem(out.http, { minPort: 1 });
   if (problem) throw new UsageError(`--http (SHOAL_HTTP) ${JSON.stringify(out.http)}: ${problem}`);

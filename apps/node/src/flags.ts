@@ -9,6 +9,7 @@ import 'reflect-metadata';
 import { IsIn, IsInt, IsOptional, Matches, Max, Min, ValidateBy, validateSync, type ValidationError, type ValidationOptions } from 'class-validator';
 import { PRESETS, tagsSize, type PresetName, type Tags } from '@shoal/core';
 import { hostPortProblem, parseHostPort, type HostPort, type HostPortRules } from './address.js';
+import { ArgvError, splitArgv, type ArgvOptions } from './argv.js';
 
 export const DEFAULT_GOSSIP_PORT = 7946;
 export const DEFAULT_HTTP_PORT = 7947;
@@ -249,42 +250,30 @@ function splitList(v: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** Every node flag takes a value; all are `multiple` so a repeated single-value flag can be refused. */
+const ARGV_OPTIONS: ArgvOptions = { help: { type: 'boolean', short: 'h' }, ...Object.fromEntries(FLAGS.map((f) => [f.flag, { type: 'string', multiple: true }])) };
+
+function splitNodeArgv(argv: readonly string[]) {
+  try {
+    return splitArgv(argv, ARGV_OPTIONS);
+  } catch (e) {
+    if (!(e instanceof ArgvError)) throw e;
+    const spec = e.key === undefined ? undefined : BY_FLAG.get(e.key);
+    if (spec) throw new FlagError(spec, e.problem);
+    throw new FlagError(undefined, e.key === undefined ? `unknown flag ${e.option} (see --help)` : `${e.message} (see --help)`);
+  }
+}
+
 /** Reads argv (flags only, no positional arguments) and env into raw values. */
 function collect(argv: readonly string[], env: NodeJS.ProcessEnv): { help: boolean; raw: Partial<Record<FlagKey, string | string[]>>; sources: Partial<Record<FlagKey, 'flag' | 'env'>> } {
-  const fromFlags = new Map<FlagKey, string[]>();
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) throw new FlagError(undefined, `unexpected argument ${JSON.stringify(arg)} (flags start with --; see --help)`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    const spec = BY_FLAG.get(name);
-    if (!spec) throw new FlagError(undefined, `unknown flag --${name} (see --help)`);
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new FlagError(spec, 'needs a value');
-      value = next;
-      i++;
-    }
-    const list = fromFlags.get(spec.key) ?? [];
-    if (!spec.list && list.length) throw new FlagError(spec, 'given more than once');
-    list.push(value);
-    fromFlags.set(spec.key, list);
-  }
+  const { values, positionals } = splitNodeArgv(argv);
+  if (positionals.length) throw new FlagError(undefined, `unexpected argument ${JSON.stringify(positionals[0])} (flags start with --; see --help)`);
   const raw: Partial<Record<FlagKey, string | string[]>> = {};
   const sources: Partial<Record<FlagKey, 'flag' | 'env'>> = {};
   for (const spec of FLAGS) {
-    const given = fromFlags.get(spec.key);
+    const given = values[spec.flag] as string[] | undefined;
     if (given) {
+      if (!spec.list && given.length > 1) throw new FlagError(spec, 'given more than once');
       sources[spec.key] = 'flag';
       raw[spec.key] = spec.list ? given.flatMap((v) => (spec.key === 'tags' ? [v] : splitList(v))) : given[0]!;
       continue;
@@ -295,7 +284,7 @@ function collect(argv: readonly string[], env: NodeJS.ProcessEnv): { help: boole
       raw[spec.key] = spec.list ? splitList(e) : e.trim();
     }
   }
-  return { help, raw, sources };
+  return { help: values['help'] === true, raw, sources };
 }
 
 function firstMessage(err: ValidationError): string {

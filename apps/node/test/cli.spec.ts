@@ -101,6 +101,12 @@ describe('shoal command', () => {
     expect(stub.seen.at(-1)!.url).toBe('/v1/members?tag=role%3Dapi&state=alive');
   });
 
+  it('members: repeated filters, --http=value, and filter values starting with a dash', async () => {
+    const r = await cli(['members', `--http=${stub.addr}`, '--tag', 'a=b', '--tag', '-k=v', '--state', 'alive', '--state=suspect']);
+    expect(r.code).toBe(0);
+    expect(stub.seen.at(-1)!.url).toBe('/v1/members?tag=a%3Db&tag=-k%3Dv&state=alive&state=suspect');
+  });
+
   it('passes the node\'s 400 reasons on, exit 1', async () => {
     const r = await cli(['members', '--http', stub.addr, '--state', 'bogus']);
     expect(r.code).toBe(1);
@@ -113,6 +119,13 @@ describe('shoal command', () => {
     expect(JSON.parse(stub.seen.at(-1)!.body)).toEqual({ tags: { role: 'api', zone: 'eu-2', tier: 'gold' } });
     expect(r.out).toContain('role=api,tier=gold,zone=eu-2');
     r = await cli(['tags', 'delete', 'role', '--http', stub.addr]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(stub.seen.at(-1)!.body)).toEqual({ tags: { zone: 'eu-2', tier: 'gold' } });
+    // A key starting with a dash goes after `--`.
+    r = await cli(['tags', 'set', '--http', stub.addr, '--', '-k=v']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(stub.seen.at(-1)!.body)).toEqual({ tags: { zone: 'eu-2', tier: 'gold', '-k': 'v' } });
+    r = await cli(['tags', 'delete', '--http', stub.addr, '--', '-k']);
     expect(r.code).toBe(0);
     expect(JSON.parse(stub.seen.at(-1)!.body)).toEqual({ tags: { zone: 'eu-2', tier: 'gold' } });
   });
@@ -157,6 +170,14 @@ describe('shoal command', () => {
     [['tags', 'set'], /needs key=value pairs/],
     [['tags', 'set', 'novalue'], /expected key=value/],
     [['members', '--timeout', '0'], /--timeout must be/],
+    [['members', '--timeout=soon'], /--timeout must be 1-600000 ms, got "soon"/],
+    [['members', '--http'], /--http needs a value/],
+    [['members', '--tag', '--json'], /--tag needs a value/],
+    [['members', '--json=yes'], /--json takes no value/],
+    [['members', '-j'], /unknown option -j/],
+    [['members', 'extra'], /unexpected argument "extra"/],
+    [['leave', '--json'], /unknown option --json/],
+    [['tags', 'set', 'a=b', '--state', 'alive'], /unknown option --state/],
   ])('usage error %j → exit 2', async (argv, message) => {
     const r = await cli(argv as string[]);
     expect(r.code).toBe(2);

@@ -152,6 +152,33 @@ describe('node flags', () => {
     expect(failure(['stray']).message).toMatch(/unexpected argument "stray"/);
   });
 
+  it('takes repeated list flags, and values starting with one dash', () => {
+    expect(settings(['--tag', 'a=b', '--tag', 'c=d']).tags).toEqual({ a: 'b', c: 'd' });
+    expect(settings(['--seeds', 'a.example:1', '--seeds=b.example:2'], { SHOAL_SEEDS: 'c.example:3' }).seeds).toEqual([
+      { host: 'a.example', port: 1 },
+      { host: 'b.example', port: 2 },
+    ]);
+    expect(settings(['--data-dir', '-x']).dataDir).toBe('-x');
+    expect(settings(['--data-dir=-y']).dataDir).toBe('-y');
+    expect(settings(['--tag', 'k=-v']).tags).toEqual({ k: '-v' });
+    // The dash value is taken, then refused by validation (not reported as missing).
+    expect(failure(['--id', '-bad']).message).toMatch(/^invalid --id \(SHOAL_ID\): "-bad": /);
+  });
+
+  it.each([
+    [['--cluster'], 'invalid --cluster (SHOAL_CLUSTER): needs a value'],
+    [['--cluster', '--bind', '127.0.0.1:1'], 'invalid --cluster (SHOAL_CLUSTER): needs a value'],
+    [['--id', 'a', '--id=b'], 'invalid --id (SHOAL_ID): given more than once'],
+    [['--nope=1'], 'unknown flag --nope (see --help)'],
+    [['-x'], 'unknown flag -x (see --help)'],
+    [['--help=yes'], '--help takes no value (see --help)'],
+    [['--', 'stray'], 'unexpected argument "stray" (flags start with --; see --help)'],
+  ])('argv %j → %s', (argv, message) => {
+    const e = failure(argv);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toBe(message);
+  });
+
   it('says why, with the offending value', () => {
     expect(failure(['--bind', '127.0.0.1:99999']).message).toBe('invalid --bind (SHOAL_BIND): "127.0.0.1:99999": port 99999 is outside 0-65535');
   });

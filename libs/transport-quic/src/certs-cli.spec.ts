@@ -47,7 +47,14 @@ describe('runCertsCli', () => {
       [['issue', '--dir', 'x'], /--id is required/],
       [['issue', '--dir', 'x', '--id', 'bad id'], /invalid node id/],
       [['init', '--dir', 'x', '--days', 'ten'], /--days must be/],
-      [['init', '--dir', 'x', 'stray'], /unexpected argument/],
+      [['init', '--dir', 'x', 'stray'], /unexpected argument "stray"/],
+      [['init', '--dir', '--force'], /--dir needs a value/],
+      [['init', '--dir='], /--dir needs a value/],
+      [['init', '--dir', ''], /--dir needs a value/],
+      [['init', '--dir', 'x', '--dir=y'], /--dir given twice/],
+      [['init', '--dir', 'x', '--force=yes'], /--force takes no value/],
+      [['init', '--dir', 'x', '--id', 'n'], /unknown option --id/],
+      [['init', '--dir', 'x', '-f'], /unknown option -f/],
     ];
     for (const [argv, msg] of cases) {
       const c = io();
@@ -57,6 +64,13 @@ describe('runCertsCli', () => {
     const h = io();
     expect(await runCertsCli(['--help'], h.io)).toBe(EXIT_OK);
     expect(h.out.join('\n')).toMatch(/certs init/);
+  });
+
+  it('takes a value that starts with one dash', async () => {
+    expect(await runCertsCli(['init', '--dir', '-ca', '--days', '30'], io().io)).toBe(EXIT_OK);
+    await fs.access(path.join(dir, '-ca', 'ca.pem'));
+    expect(await runCertsCli(['issue', '--dir', '-ca', '--id', 'n', '--out', '-out'], io().io)).toBe(EXIT_OK);
+    await fs.access(path.join(dir, '-out', 'n.pem'));
   });
 
   it('operational failures exit 1: missing CA, existing files', async () => {

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as utilParseArgs, type ParseArgsConfig } from 'node:util';
 import { TransportError } from './errors.js';
 import { assertNodeId, issueNodeCertificate } from './tls/ca.js';
 import { readCaFiles, writeCaFiles, writeNodeFiles } from './tls/files.js';
@@ -35,6 +36,8 @@ export const CERTS_USAGE = `usage:
 
 class UsageError extends Error {}
 
+type ParseArgsOptions = NonNullable<ParseArgsConfig['options']>;
+
 interface Spec {
   values: string[];
   flags: string[];
@@ -46,36 +49,37 @@ const SPECS: Record<string, Spec> = {
   issue: { values: ['dir', 'id', 'out', 'days', 'dns', 'ip'], flags: ['force'], required: ['dir', 'id'] },
 };
 
-function parseArgs(spec: Spec, args: string[]): { values: Map<string, string>; flags: Set<string> } {
+/**
+ * Splits args with util.parseArgs (strict). A separate value may start with one dash (`--out -x`),
+ * as before, so such pairs are joined into `--out=-x` first: strict mode refuses them as ambiguous.
+ */
+function parseArgs(spec: Spec, args: readonly string[]): { values: Map<string, string>; flags: Set<string> } {
+  const options: ParseArgsOptions = Object.fromEntries([...spec.values.map((n) => [n, { type: 'string', multiple: true }]), ...spec.flags.map((n) => [n, { type: 'boolean' }])]);
+  const { tokens } = utilParseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  const dashValues = new Map(tokens.flatMap((t) => (t.kind === 'option' && t.inlineValue === false && /^-[^-]/.test(t.value) ? [[t.index, `--${t.name}=${t.value}`] as const] : [])));
+  const joined = args.flatMap((a, i) => dashValues.get(i) ?? (dashValues.has(i - 1) ? [] : [a]));
+  let parsed;
+  try {
+    parsed = utilParseArgs({ args: joined, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    // Its messages quote the option: "Unknown option '--x'", "Option '--x <value>' argument missing".
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    const option = /'(--?[^'\s]+)/.exec(String(message))?.[1];
+    if (option && code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}`);
+    if (option && code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${option} ${spec.flags.includes(option.slice(2)) ? 'takes no value' : 'needs a value'}`);
+    throw e;
+  }
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
   const values = new Map<string, string>();
-  const flags = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    if (spec.flags.includes(name)) {
-      if (value !== undefined) throw new UsageError(`--${name} takes no value`);
-      flags.add(name);
-    } else if (spec.values.includes(name)) {
-      if (value === undefined) {
-        value = args[++i];
-        if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      }
-      if (value === '') throw new UsageError(`--${name} needs a value`);
-      if (values.has(name)) throw new UsageError(`--${name} given twice`);
-      values.set(name, value);
-    } else {
-      throw new UsageError(`unknown option --${name}`);
-    }
+  for (const name of spec.values) {
+    const given = parsed.values[name] as string[] | undefined;
+    if (!given) continue;
+    if (given.includes('')) throw new UsageError(`--${name} needs a value`);
+    if (given.length > 1) throw new UsageError(`--${name} given twice`);
+    values.set(name, given[0]!);
   }
   for (const r of spec.required) if (!values.has(r)) throw new UsageError(`--${r} is required`);
-  return { values, flags };
+  return { values, flags: new Set(spec.flags.filter((n) => parsed.values[n] === true)) };
 }
 
 function parseDays(v: string | undefined): number | undefined {
