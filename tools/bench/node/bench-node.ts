@@ -29,14 +29,16 @@
  *      npx nx run node:bench --args="--quick"     (smoke run, ~2 min, no docs, no waiting)
  *      npx nx run node:bench --args="--phases=leave --trials=10"
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { issueNodeCertificate, writeCaFiles, writeNodeFiles, type CertificatePair } from '@shoal/transport-quic';
-import { AppProc, freePort, getJson, installCleanup, killAll, liveCount, readProbe, stopAll, type Line } from './procs.js';
+import { findRoot, writeDocsSection } from '../lib/docs.js';
+import { checkBudget, machineInfo, readNodeRun, runMain, startBudget, writeResults, type Machine } from '../lib/run.js';
+import { fmt, max, median, MiB, min, percentile, round, table, verdict, type Verdict } from '../lib/stats.js';
+import { AppProc, freePort, getJson, installCleanup, killAll, readProbe, stopAll, type Line } from './procs.js';
 import type { ProbeSnapshot } from './probe.js';
-import { fmt, max, median, MiB, min, percentile, round, table, verdict, type Verdict } from './stats.js';
 
 // ─── arguments ─────────────────────────────────────────────────────────────────────────
 
@@ -186,21 +188,6 @@ const load1 = (): number => round(os.loadavg()[0]!, 2);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROBE = pathToFileURL(path.join(HERE, 'probe.js')).href;
 const RUNTIME_NODE = path.join(HERE, 'runtime-node.js');
-
-function findRoot(): string {
-  let dir = HERE;
-  while (!existsSync(path.join(dir, 'nx.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('workspace root (nx.json) not found');
-    dir = up;
-  }
-  return dir;
-}
-
-let deadline = Infinity;
-function checkBudget(what: string): void {
-  if (Date.now() > deadline) throw new Error(`time budget exhausted during ${what}`);
-}
 
 /** How long a node may take from spawn to its node.started line on a busy machine. */
 const START_TIMEOUT_MS = 30_000;
@@ -359,7 +346,7 @@ const memOf = (s: Record<string, number>): MemFigures => ({
 });
 
 /** How apps/node runs a node process (apps/node/node-flags.json): the 'lean' variants. */
-const NODE_RUN = JSON.parse(readFileSync(path.join(findRoot(), 'apps/node/node-flags.json'), 'utf8')) as { nodeFlags: string[]; env: Record<string, string> };
+const NODE_RUN = readNodeRun(findRoot());
 
 interface IdleVariant {
   name: string;
@@ -784,7 +771,7 @@ interface Report {
   benchmark: 'node';
   date: string;
   command: string;
-  machine: { node: string; cpus: number; cpuModel: string; totalMemGiB: number; platform: string };
+  machine: Machine;
   args: Omit<Args, 'phases'> & { phases: Phase[] };
   startup?: StartupResult;
   idle?: IdleResult;
@@ -901,8 +888,10 @@ function printTables(r: Report): string {
   return parts.join('\n\n');
 }
 
+const HEADING = '## Node app (issue 4)';
+
 function docsSection(r: Report, tables: string, notes: string): string {
-  return `## Node app (issue 4)
+  return `${HEADING}
 
 Measured ${r.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, a machine shared with other jobs (load averages in the tables). Command:
 
@@ -997,25 +986,6 @@ function notesFor(r: Report): string {
   return out.join('\n\n');
 }
 
-function writeDocs(root: string, section: string): void {
-  const file = path.join(root, 'docs', 'BENCHMARKS.md');
-  const heading = '## Node app (issue 4)';
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  let next: string;
-  const start = current.indexOf(`\n${heading}\n`);
-  if (start < 0) {
-    next = `${current.replace(/\n*$/, '')}\n\n${section.trimEnd()}\n`;
-  } else {
-    const rest = current.slice(start + 1 + heading.length);
-    const endRel = rest.search(/\n## /);
-    const end = endRel < 0 ? current.length : start + 1 + heading.length + endRel + 1;
-    next = `${current.slice(0, start + 1)}${section.trimEnd()}\n${end < current.length ? `\n${current.slice(end)}` : ''}`;
-  }
-  const tmp = `${file}.node-${process.pid}.tmp`;
-  writeFileSync(tmp, next);
-  renameSync(tmp, file);
-}
-
 // ─── main ──────────────────────────────────────────────────────────────────────────────
 
 /** Rebuilds the tables, targets and docs section from a results file (the transport comparison is looked up again). */
@@ -1027,8 +997,8 @@ function reportOnly(args: Args, root: string): void {
   process.stdout.write(`${tables}\n`);
   writeFileSync(path.resolve(args.reportOnly!), `${JSON.stringify(report, null, 2)}\n`);
   if (args.docs) {
-    writeDocs(root, docsSection(report, tables, notesFor(report)));
-    progress('rewrote the "## Node app (issue 4)" section of docs/BENCHMARKS.md');
+    writeDocsSection(root, HEADING, docsSection(report, tables, notesFor(report)));
+    progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md`);
   }
 }
 
@@ -1038,7 +1008,7 @@ async function main(): Promise<void> {
   if (args.reportOnly) return reportOnly(args, findRoot());
   installCleanup('bench-node');
   const started = Date.now();
-  deadline = started + args.budgetMin * 60_000;
+  startBudget(args.budgetMin, started);
   const root = findRoot();
   const mainJs = path.join(root, 'apps', 'node', 'dist', 'main.js');
   if (!existsSync(mainJs)) usage(`${mainJs} is missing: build the app first (npx nx run node:build)`);
@@ -1049,7 +1019,7 @@ async function main(): Promise<void> {
     benchmark: 'node',
     date,
     command: `npx nx run node:bench${argv.length ? ` --args="${argv.join(' ')}"` : ''}`,
-    machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', totalMemGiB: round(os.totalmem() / 1024 ** 3, 1), platform: `${os.platform()} ${os.release()}` },
+    machine: machineInfo(),
     args: { ...args, phases: [...args.phases] },
     steady: [],
     targets: [],
@@ -1082,25 +1052,13 @@ async function main(): Promise<void> {
   report.targets = evaluateTargets(report);
   const tables = printTables(report);
   process.stdout.write(`${tables}\n`);
-  const resultsDir = path.join(root, 'tools', 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const jsonFile = path.join(resultsDir, jsonName);
-  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  const jsonFile = writeResults(root, jsonName, report);
   progress(`wrote ${path.relative(root, jsonFile)}`);
   if (args.docs) {
-    writeDocs(root, docsSection(report, tables, notesFor(report)));
-    progress('rewrote the "## Node app (issue 4)" section of docs/BENCHMARKS.md');
+    writeDocsSection(root, HEADING, docsSection(report, tables, notesFor(report)));
+    progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md`);
   }
   progress(`done in ${report.durationS} s`);
 }
 
-main().then(
-  () => {
-    if (liveCount() > 0) killAll();
-  },
-  (e: unknown) => {
-    process.stderr.write(`bench-node failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    killAll();
-    process.exit(1);
-  },
-);
+runMain('bench-node', main, killAll);

@@ -194,10 +194,6 @@ export async function getJson<T>(url: string, timeoutMs = 3000): Promise<{ statu
   return { status: res.status, body: (await res.json()) as T };
 }
 
-export function liveCount(): number {
-  return live.size;
-}
-
 /** Kills every process still running (synchronous: safe in an 'exit' handler). */
 export function killAll(): void {
   for (const p of live) p.signal('SIGKILL');

@@ -14,22 +14,11 @@
  * Run: npx nx run sim:bench            (sizes 10, 100, 1000; 5000 too if it should fit)
  *      npx nx run sim:bench --args="--sizes=10,100 --seed=7 --no-docs"
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MESSAGE_TYPES, pushPullIntervalFor, type MessageType } from '@shoal/core';
 import { DetectionWatch, converged, detectionBound, diffTraffic, formatTable, SimCluster } from '@shoal/sim';
+import { findRoot, writeDocsSection } from '../lib/docs.js';
+import { writeResults } from '../lib/run.js';
 
-/** The workspace root: the nearest directory above this file that holds nx.json. */
-function findRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'nx.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) fail('cannot find the workspace root (nx.json) above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
 const root = findRoot();
 const BUDGET_MS = 10 * 60_000; // the whole run should fit in ten minutes
 /** Simulated time the speed is measured over (the "1,000 nodes × 60 s" figure). */
@@ -269,9 +258,6 @@ function table(results: readonly SizeResult[]): string {
 const SECTION = '## Simulator (issue 2)';
 
 function updateDocs(results: readonly SizeResult[], notes: readonly string[], jsonRel: string, command: string, date: string): void {
-  const file = path.join(root, 'docs/BENCHMARKS.md');
-  mkdirSync(path.dirname(file), { recursive: true });
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Shoal benchmarks\n';
   const r1000 = results.find((r) => r.n === 1000);
   const body = [
     SECTION,
@@ -293,13 +279,7 @@ function updateDocs(results: readonly SizeResult[], notes: readonly string[], js
     ...notes.map((note) => `- ${note}`),
     '',
   ].join('\n');
-  const start = text.indexOf(SECTION);
-  if (start < 0) text = text.trimEnd() + '\n\n' + body;
-  else {
-    const next = text.indexOf('\n## ', start + SECTION.length);
-    text = text.slice(0, start) + body + (next < 0 ? '' : text.slice(next + 1));
-  }
-  writeFileSync(file, text.endsWith('\n') ? text : text + '\n');
+  writeDocsSection(root, SECTION, body);
 }
 
 function main(): void {
@@ -325,13 +305,9 @@ function main(): void {
   const out = table(results);
   process.stdout.write(out + '\n');
   const date = new Date().toISOString().slice(0, 10);
-  const dir = path.join(root, 'tools/bench/results');
-  mkdirSync(dir, { recursive: true });
-  const jsonRel = `tools/bench/results/sim-${date}.json`;
-  writeFileSync(
-    path.join(root, jsonRel),
-    JSON.stringify({ benchmark: 'sim', date, node: process.version, preset: 'lan', seed: args.seed, results, notes }, null, 2) + '\n',
-  );
+  const jsonName = `sim-${date}.json`;
+  const jsonRel = `tools/bench/results/${jsonName}`;
+  writeResults(root, jsonName, { benchmark: 'sim', date, node: process.version, preset: 'lan', seed: args.seed, results, notes });
   progress(`wrote ${jsonRel}`);
   const command = args.sizes || args.seed !== 2026 ? `npx nx run sim:bench --args="${process.argv.slice(2).join(' ')}"` : 'npx nx run sim:bench';
   if (args.docs) {

@@ -11,7 +11,7 @@
  *  steady  a 20-node cluster (lan preset) per transport setting: after convergence and a
  *          settle period, a window of ≥ 60 s: per node CPU % of one core
  *          (process.cpuUsage deltas), RSS, UDP payload bytes/s (counted at node:dgram,
- *          see udp-meter.ts; verify-wire.ts checks it against the kernel), probe round
+ *          see lib/udp-meter.ts; verify-wire.ts checks it against the kernel), probe round
  *          trip p50/p99 from the core's rtts samples, CPU ms per probe round, and the
  *          window's health (suspicions, failures, dials).
  *  big     a 100-node cluster with pool maxTotal = 16, its timings slowed down
@@ -30,15 +30,16 @@
  *                                                      (an extra setting to compare, repeatable)
  *      --profile=n005                                  (that node's process runs under --cpu-prof)
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClusterCa, issueNodeCertificate, POOL_DEFAULTS, DEFAULT_KEEP_ALIVE_INTERVAL_MS, DEFAULT_MAX_IDLE_TIMEOUT_MS, type CertificatePair } from '@shoal/transport-quic';
 import { PRESETS, type PresetName } from '@shoal/core';
-import { BenchChild, installCleanup, killAll, liveChildren, stopAll } from './children.js';
+import { findRoot, writeDocsSection } from '../lib/docs.js';
+import { checkBudget, machineInfo, readNodeRun, runMain, startBudget, writeResults, type Machine } from '../lib/run.js';
+import { fmt, max, mean, median, MiB, percentile, round, table, verdict, type Verdict } from '../lib/stats.js';
+import { BenchChild, installCleanup, killAll, stopAll } from './children.js';
 import type { ChildSample, NodeSample, TlsMaterial } from './protocol.js';
-import { fmt, max, mean, median, MiB, percentile, round, table, verdict, type Verdict } from './stats.js';
 
 // ─── settings under test ───────────────────────────────────────────────────────────────
 
@@ -62,7 +63,7 @@ interface TransportSetting {
 const WAKE_FLOOR_HZ = 5;
 
 /** How apps/node runs a node process (its flags and environment). */
-const NODE_RUN = JSON.parse(readFileSync(path.join(findRoot(), 'apps/node/node-flags.json'), 'utf8')) as { nodeFlags: string[]; env: Record<string, string> };
+const NODE_RUN = readNodeRun(findRoot());
 
 const SETTINGS: Record<string, TransportSetting> = {
   defaults: {
@@ -280,21 +281,6 @@ const progress = (msg: string): void => {
   process.stderr.write(`[bench-transport ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function findRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'nx.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('workspace root (nx.json) not found');
-    dir = up;
-  }
-  return dir;
-}
-
-let deadline = Infinity;
-function checkBudget(what: string): void {
-  if (Date.now() > deadline) throw new Error(`time budget exhausted during ${what}`);
-}
 
 class CertStore {
   private ca: Promise<CertificatePair> | undefined;
@@ -914,7 +900,7 @@ interface Report {
   benchmark: 'transport';
   date: string;
   command: string;
-  machine: { node: string; cpus: number; cpuModel: string; totalMemGiB: number; platform: string };
+  machine: Machine;
   args: Omit<Args, 'phases'> & { phases: Phase[] };
   wireCounting: string;
   micro?: MicroResult;
@@ -1026,6 +1012,8 @@ function printTables(r: Report): string {
   return parts.join('\n\n');
 }
 
+const HEADING = '## Transport (issue 3)';
+
 function docsSection(r: Report, tables: string): string {
   const by = (name: string) => r.steady.find((c) => c.setting.name === name);
   const def = by('defaults');
@@ -1039,7 +1027,7 @@ function docsSection(r: Report, tables: string): string {
   const lines: string[] = [];
   const settingsList = r.steady.map((c) => `  - \`${c.setting.name}\`: ${c.setting.description}.`).join('\n');
 
-  lines.push(`## Transport (issue 3)
+  lines.push(`${HEADING}
 
 Measured ${r.date} on ${r.machine.cpus} × ${r.machine.cpuModel} (a VM), Node ${r.machine.node}, on a machine shared with other
 jobs (load averages are in the tables). Command (about ${Math.round(r.durationS / 60)} min; \`--args="--quick"\` is a one-minute smoke run):
@@ -1053,7 +1041,7 @@ Real nodes over QUIC with mutual TLS on 127.0.0.1, one child process per node, s
 
 - **CPU**: the node process's \`process.cpuUsage()\` delta over the window ÷ wall time, in % of one core. "CPU ms per
   probe round" is that delta ÷ the node's own probe rounds (so it includes answering other nodes' probes and push-pull).
-- **Wire**: ${WIRE_COUNTING} Checked against the kernel with \`node tools/bench/transport/dist/verify-wire.js\` (root):
+- **Wire**: ${WIRE_COUNTING} Checked against the kernel with \`node tools/bench/transport/dist/transport/verify-wire.js\` (root):
   in a private network namespace, lo's packet count equals the datagrams counted and its bytes equal the counted
   payload + 28 B per packet, exactly.
 - **Probe round trip**: the core's \`stats().swim.rtts\` (successful direct probes) of every node over the window; the
@@ -1154,26 +1142,6 @@ for a node whose pool is smaller than its cluster unless gossip and probing pref
   return lines.join('\n');
 }
 
-function writeDocs(root: string, section: string): void {
-  const file = path.join(root, 'docs', 'BENCHMARKS.md');
-  mkdirSync(path.dirname(file), { recursive: true });
-  const heading = '## Transport (issue 3)';
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  let next: string;
-  const start = current.indexOf(`\n${heading}\n`);
-  if (start < 0) {
-    next = `${current.replace(/\n*$/, '')}\n\n${section.trimEnd()}\n`;
-  } else {
-    const rest = current.slice(start + 1 + heading.length);
-    const endRel = rest.search(/\n## /);
-    const end = endRel < 0 ? current.length : start + 1 + heading.length + endRel + 1;
-    next = `${current.slice(0, start + 1)}${section.trimEnd()}\n${end < current.length ? `\n${current.slice(end)}` : ''}`;
-  }
-  const tmp = `${file}.transport-${process.pid}.tmp`;
-  writeFileSync(tmp, next);
-  renameSync(tmp, file);
-}
-
 // ─── main ──────────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
@@ -1184,13 +1152,13 @@ async function main(): Promise<void> {
     saved.targets = evaluateTargets(saved);
     const tables = printTables(saved);
     process.stdout.write(`${tables}\n`);
-    writeDocs(findRoot(), docsSection(saved, tables));
-    progress(`rewrote the "## Transport (issue 3)" section of docs/BENCHMARKS.md from ${args.docsFrom}`);
+    writeDocsSection(findRoot(), HEADING, docsSection(saved, tables));
+    progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md from ${args.docsFrom}`);
     return;
   }
   installCleanup();
   const started = Date.now();
-  deadline = started + args.budgetMin * 60_000;
+  startBudget(args.budgetMin, started);
   const root = findRoot();
   const date = new Date().toISOString().slice(0, 10);
   const certs = new CertStore();
@@ -1198,7 +1166,7 @@ async function main(): Promise<void> {
     benchmark: 'transport',
     date,
     command: `npx nx run transport-quic:bench${argv.length ? ` --args="${argv.join(' ')}"` : ''}`,
-    machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', totalMemGiB: round(os.totalmem() / 1024 ** 3, 1), platform: `${os.platform()} ${os.release()}` },
+    machine: machineInfo(),
     args: { ...args, phases: [...args.phases] },
     wireCounting: WIRE_COUNTING,
     steady: [],
@@ -1265,25 +1233,13 @@ async function main(): Promise<void> {
   const tables = printTables(report);
   process.stdout.write(`${tables}\n`);
 
-  const resultsDir = path.join(root, 'tools', 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const jsonFile = path.join(resultsDir, `transport-${date}${args.quick ? '-quick' : ''}.json`);
-  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  const jsonFile = writeResults(root, `transport-${date}${args.quick ? '-quick' : ''}.json`, report);
   progress(`wrote ${path.relative(root, jsonFile)}`);
   if (args.docs) {
-    writeDocs(root, docsSection(report, tables));
-    progress('rewrote the "## Transport (issue 3)" section of docs/BENCHMARKS.md');
+    writeDocsSection(root, HEADING, docsSection(report, tables));
+    progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md`);
   }
   progress(`done in ${report.durationS} s`);
 }
 
-main().then(
-  () => {
-    if (liveChildren() > 0) killAll();
-  },
-  (e: unknown) => {
-    process.stderr.write(`bench-transport failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    killAll();
-    process.exit(1);
-  },
-);
+runMain('bench-transport', main, killAll);

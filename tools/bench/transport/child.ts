@@ -10,7 +10,7 @@
  * The child exits when the parent goes away (IPC disconnect) and after a hard lifetime
  * cap, so no benchmark process can outlive its parent for long.
  */
-import { installUdpMeter, udpCounters } from './udp-meter.js';
+import { installUdpMeter, udpCounters } from '../lib/udp-meter.js';
 installUdpMeter(); // before any QUIC socket exists
 
 import { readdirSync, readFileSync } from 'node:fs';

@@ -127,10 +127,6 @@ export class BenchChild {
   }
 }
 
-export function liveChildren(): number {
-  return live.size;
-}
-
 /** Kills every child still running (synchronous: safe in an 'exit' handler). */
 export function killAll(): void {
   for (const c of live) c.kill();

@@ -1,5 +1,5 @@
 /** Messages between the benchmark parent and its children (IPC, structured clone / JSON). */
-import type { UdpCounters } from './udp-meter.js';
+import type { UdpCounters } from '../lib/udp-meter.js';
 
 export interface TlsMaterial {
   caPem: string;

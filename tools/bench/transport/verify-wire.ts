@@ -1,11 +1,11 @@
 /**
- * Checks the benchmark's UDP byte counting (udp-meter.ts, inside each node process)
+ * Checks the benchmark's UDP byte counting (lib/udp-meter.ts, inside each node process)
  * against the kernel: a 3-node cluster, one process per node, runs for 20 s in a private
  * network namespace (`unshare -n`, needs root), where nothing else uses the loopback
  * interface. Passes when lo's packet count equals the datagrams the meters counted and lo's
  * byte count equals the meters' payload bytes plus 28 bytes (IPv4 + UDP headers) per packet.
  *
- * Run (after the bench is built): node tools/bench/transport/dist/verify-wire.js
+ * Run (after the bench is built): node tools/bench/transport/dist/transport/verify-wire.js
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

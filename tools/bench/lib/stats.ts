@@ -1,4 +1,4 @@
-/** Small numeric and formatting helpers for the transport benchmark. */
+/** Small numeric and formatting helpers shared by the benchmarks. */
 
 /** Nearest-rank percentile (p in 0..100) of xs; NaN for an empty list. */
 export function percentile(xs: readonly number[], p: number): number {
@@ -14,6 +14,10 @@ export function median(xs: readonly number[]): number {
 
 export function max(xs: readonly number[]): number {
   return xs.length ? Math.max(...xs) : NaN;
+}
+
+export function min(xs: readonly number[]): number {
+  return xs.length ? Math.min(...xs) : NaN;
 }
 
 export function mean(xs: readonly number[]): number {
@@ -48,7 +52,7 @@ export interface Verdict {
   text: string;
 }
 
-/** "met (0.31 ≤ 0.5, 38 % headroom)" or "not met (0.9 > 0.5, 80 % over)". */
+/** "met (0.31 ≤ 0.5 %, 38 % headroom)" or "not met (0.9 > 0.5 %, 80 % over)". */
 export function verdict(value: number, limit: number, unit: string): Verdict {
   if (!Number.isFinite(value)) return { met: false, text: 'not measured' };
   const met = value <= limit;
