@@ -133,6 +133,19 @@ describe('SwimNode', () => {
     expect(sent.length).toBe(3 * 2 * 20);
   });
 
+  it('hands each probe round-trip sample over once, and stats() reads change nothing', () => {
+    const { w, a } = threeNodes();
+    w.runUntil(10_000);
+    a.takeRttSamples();
+    w.runUntil(20_000);
+    const s1 = a.stats();
+    expect(a.stats()).toEqual(s1);
+    const rtts = a.takeRttSamples();
+    // 10 direct probes, each a ping and an ack over the 1 ms wire.
+    expect(rtts).toEqual(Array(10).fill(2));
+    expect(a.takeRttSamples()).toEqual([]);
+  });
+
   it('reaches a target through ping-req helpers when the direct path is blocked, without suspecting it', () => {
     const { w, a, c } = threeNodes();
     w.drop = (from, to, m) => (from === 'a' && to === 'c:7946' && m.type === 'ping') || (from === 'c' && to === 'a:7946');

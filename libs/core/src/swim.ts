@@ -64,8 +64,6 @@ export interface SwimStats {
   pushPulls: number;
   sent: Record<MessageType, number>;
   received: Record<MessageType, number>;
-  /** Last probe round-trip times (ms) of successful direct probes since the last stats read. */
-  rtts: number[];
 }
 
 interface PendingProbe {
@@ -147,8 +145,9 @@ export class SwimNode {
     pushPulls: 0,
     sent: zeroCounts(),
     received: zeroCounts(),
-    rtts: [],
   };
+  /** Probe round-trip samples not yet taken (takeRttSamples). */
+  private rttSamples: number[] = [];
 
   constructor(opts: SwimNodeOptions) {
     this.id = opts.id;
@@ -330,16 +329,19 @@ export class SwimNode {
     return this.broadcasts.size();
   }
 
-  /** A snapshot of the counters; probe round-trip samples are handed over once and cleared. */
+  /** A snapshot of the counters (reading it changes nothing). */
   stats(): SwimStats {
-    const s: SwimStats = {
-      ...this.counters,
-      sent: { ...this.counters.sent },
-      received: { ...this.counters.received },
-      rtts: this.counters.rtts,
-    };
-    this.counters.rtts = [];
-    return s;
+    return { ...this.counters, sent: { ...this.counters.sent }, received: { ...this.counters.received } };
+  }
+
+  /**
+   * Round-trip times (ms) of the successful direct probes since the last call, oldest
+   * first; they are handed over once. At most MAX_RTT_SAMPLES are kept between calls.
+   */
+  takeRttSamples(): number[] {
+    const taken = this.rttSamples;
+    this.rttSamples = [];
+    return taken;
   }
 
   // ─── probing ──────────────────────────────────────────────────────────────────────
@@ -436,7 +438,7 @@ export class SwimNode {
     probe.acked = true;
     this.counters.probeSuccesses++;
     this.awareness.apply(-1);
-    if (this.counters.rtts.length < MAX_RTT_SAMPLES) this.counters.rtts.push(this.clock.now() - probe.sentAt);
+    if (this.rttSamples.length < MAX_RTT_SAMPLES) this.rttSamples.push(this.clock.now() - probe.sentAt);
   }
 
   private onPingReq(msg: PingReqMessage): void {

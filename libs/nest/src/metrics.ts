@@ -99,10 +99,6 @@ export class ShoalMetrics {
     this.sendFailures = counter('send_failures_total', 'Sends that could not be carried out.');
     this.queued = gauge('queued_broadcasts', 'Updates waiting to be piggybacked.');
     this.droppedEvents = counter('dropped_events_total', 'Member events dropped from the pre-bootstrap buffer.');
-
-    reader.onRtts((rtts) => {
-      for (const ms of rtts) this.rtt.observe(ms / 1000);
-    });
   }
 
   /** The metrics in the Prometheus text format (refreshed first). */
@@ -122,6 +118,7 @@ export class ShoalMetrics {
     if (now - this.lastRefresh < REFRESH_WINDOW_MS) return;
     this.lastRefresh = now;
     const s = this.reader.read();
+    for (const ms of this.reader.takeRttSamples()) this.rtt.observe(ms / 1000);
     const byState = Object.fromEntries(MEMBER_STATES.map((st) => [st, 0])) as Record<string, number>;
     for (const m of this.runtime.members()) byState[m.state] = (byState[m.state] ?? 0) + 1;
     for (const st of MEMBER_STATES) this.members.set({ state: st }, byState[st] ?? 0);

@@ -3,26 +3,21 @@ import type { NodeRuntime, NodeRuntimeStats } from '@shoal/transport-quic';
 import { SHOAL_RUNTIME } from './constants.js';
 
 /**
- * The one reader of runtime.stats(). Reading the stats drains the probe round-trip samples
- * (stats().swim.rtts), so every provider reads through here and the samples go to the RTT
- * sinks (the metrics histogram) instead of being lost to whichever caller read first.
- * The core keeps at most 1 024 samples between two reads.
+ * How the providers read the runtime's counters: `read()` is a snapshot and changes nothing;
+ * the probe round-trip samples are taken separately (`takeRttSamples()`, each handed over
+ * once: the metrics histogram is their one taker). The core keeps at most 1 024 samples
+ * between two takes.
  */
 @Injectable()
 export class ShoalStatsReader {
-  private readonly rttSinks: Array<(rttsMs: readonly number[]) => void> = [];
-
   constructor(@Inject(SHOAL_RUNTIME) private readonly runtime: NodeRuntime) {}
 
-  /** Registers a consumer of the probe RTT samples (ms) drained by each read. */
-  onRtts(sink: (rttsMs: readonly number[]) => void): void {
-    this.rttSinks.push(sink);
+  read(): NodeRuntimeStats {
+    return this.runtime.stats();
   }
 
-  read(): NodeRuntimeStats {
-    const stats = this.runtime.stats();
-    const rtts = stats.swim.rtts;
-    if (rtts.length) for (const sink of this.rttSinks) sink(rtts);
-    return stats;
+  /** Round-trip times (ms) of successful direct probes since the last take. */
+  takeRttSamples(): number[] {
+    return this.runtime.takeRttSamples();
   }
 }

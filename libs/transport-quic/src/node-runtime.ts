@@ -367,6 +367,11 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     };
   }
 
+  /** Round-trip times (ms) of successful direct probes since the last call; each is handed over once. */
+  takeRttSamples(): number[] {
+    return this.core.takeRttSamples();
+  }
+
   /**
    * Announces a graceful leave and resolves once it has spread (sent to leaveMinSends
    * members) or leaveTimeoutMs has passed. The node keeps answering until stop().

@@ -1044,7 +1044,7 @@ Real nodes over QUIC with mutual TLS on 127.0.0.1, one child process per node, s
 - **Wire**: ${WIRE_COUNTING} Checked against the kernel with \`node tools/bench/transport/dist/transport/verify-wire.js\` (root):
   in a private network namespace, lo's packet count equals the datagrams counted and its bytes equal the counted
   payload + 28 B per packet, exactly.
-- **Probe round trip**: the core's \`stats().swim.rtts\` (successful direct probes) of every node over the window; the
+- **Probe round trip**: the core's \`takeRttSamples()\` (successful direct probes) of every node over the window; the
   runtime is given a clock with sub-millisecond resolution (performance.now, never behind Date.now) so the samples are
   not whole milliseconds. The "64 B echo" rows are the transport alone (two bare endpoints, no protocol core).
 - **Window**: ${r.args.windowS} s. It starts ${r.args.settleS} s after every node saw every node alive, or later, once no node

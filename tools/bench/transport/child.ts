@@ -91,7 +91,7 @@ function nodeSample(rt: NodeRuntime): NodeSample {
     refutations: s.swim.refutations,
     pushPulls: s.swim.pushPulls,
     sent: s.swim.sent as Record<string, number>,
-    rtts: s.swim.rtts,
+    rtts: rt.takeRttSamples(),
     messagesOut: s.runtime.messagesOut,
     messagesIn: s.runtime.messagesIn,
     frameBytesOut: s.runtime.bytesOut,

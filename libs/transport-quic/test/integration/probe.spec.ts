@@ -28,12 +28,11 @@ describe('probe over real QUIC', () => {
     const a = await node('a');
     const b = await node('b', [a.address]);
     await until(() => allAlive([a, b], ['a', 'b']) && b.isReady(), 5000, 'a and b to see each other alive');
-    // stats() hands round-trip samples over once: collect them on every read.
+    // Round-trip samples are handed over once: take them on every read.
     const rtts: number[] = [];
     const read = (n: NodeRuntime) => {
-      const s = n.stats();
-      rtts.push(...s.swim.rtts);
-      return s;
+      rtts.push(...n.takeRttSamples());
+      return n.stats();
     };
     const before = { a: read(a).swim, b: read(b).swim };
     await until(
