@@ -867,7 +867,7 @@ function printTables(r: Report): string {
         ],
       ),
     );
-    if (!t && !ss.some((x) => x.variant === 'runtime')) parts.push('No full transport run with a 20-node \'defaults\' result was found in tools/bench/results/ when this ran: see the Transport section for the transport-only figures.');
+    if (!t && !ss.some((x) => x.variant.startsWith('runtime'))) parts.push('No full transport run with a 20-node \'defaults\' result was found in tools/bench/results/ when this ran: see the Transport section for the transport-only figures.');
   }
   if (r.leave) {
     const l = r.leave;
