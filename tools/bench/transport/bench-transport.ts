@@ -1118,7 +1118,7 @@ ${fmt(m.transportRoundTrip.dialerCpuMsPerRoundTrip)} ms of CPU per side back to 
 this VM.${floor ? ` A process of the same stack that only wakes ${floor.hz} times a second — about as often as a node's main thread wakes here — used ${fmt(floor.cpuPct)} % of a core in the same run (the wake floor).` : ''}
 A node wakes about 5 times a second: datagrams (a ping to answer, the ack of our ping, the peer's ACK-only packet for our ack) and timers (our
 probe, our probe timeout — Node still wakes at a cleared timer's time — and js-quic's per-connection timers, reset on every packet). Most of the
-work per wake-up is js-quic's per-call machinery (see "CPU floor" in the second-pass section). Meeting 0.5 % needs fewer wake-ups per probe or a
+work per wake-up is js-quic's per-call machinery (see "CPU floor" in the section "Lean node processes and the CPU floor"). Meeting 0.5 % needs fewer wake-ups per probe or a
 cheaper QUIC stack, not a setting.
 `);
     lines.push(`**Probe round trip: not met.** p50 ${fmt(best.rtt.p50Ms)} ms from the core's samples (\`${best.setting.name}\`). The transport alone answers a 64-byte
