@@ -529,8 +529,16 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   /** Watches our own probes: a ping-req of ours means the direct probe of its target timed out. */
   private observeSend(to: string, message: Message): void {
     if (message.type === 'ping' && message.from === this.id) {
+      const now = this.clock.now();
+      // Pinging a member we already suspect: if our previous ping is a probe timeout old and
+      // nothing came back on a connection since it, that connection is dead. (The suspect
+      // event closes it too, but misses it when the peer's last frames crossed our ping.)
+      const previous = this.lastPing.get(to);
+      if (previous !== undefined && now - previous >= this.config.probeTimeoutMs && this.core.member(message.target)?.state === 'suspect') {
+        this.closeSilent(to, previous, 'still-suspect');
+      }
       this.lastPing.delete(to);
-      this.lastPing.set(to, this.clock.now());
+      this.lastPing.set(to, now);
       if (this.lastPing.size > MAX_PING_TRACKED) this.lastPing.delete(this.lastPing.keys().next().value as string);
     } else if (message.type === 'ping-req' && message.from === this.id) {
       const pingedAt = this.lastPing.get(message.targetAddr);
