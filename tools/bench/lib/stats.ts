@@ -12,6 +12,14 @@ export function median(xs: readonly number[]): number {
   return percentile(xs, 50);
 }
 
+/** The pair every per-node figure is reported as: median and max over the nodes. */
+export type MedianMax = { median: number; max: number };
+
+/** Median and max of xs, each rounded to `digits` decimals. */
+export function medianMax(xs: readonly number[], digits = 3): MedianMax {
+  return { median: round(median(xs), digits), max: round(max(xs), digits) };
+}
+
 export function max(xs: readonly number[]): number {
   return xs.length ? Math.max(...xs) : NaN;
 }

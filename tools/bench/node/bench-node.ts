@@ -36,7 +36,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { issueNodeCertificate, writeCaFiles, writeNodeFiles, type CertificatePair } from '@shoal/transport-quic';
 import { findRoot, writeDocsSection } from '../lib/docs.js';
 import { checkBudget, machineInfo, readNodeRun, runMain, startBudget, writeResults, type Machine } from '../lib/run.js';
-import { fmt, max, median, MiB, min, percentile, round, table, verdict, type Verdict } from '../lib/stats.js';
+import { fmt, max, median, medianMax, MiB, min, percentile, round, table, verdict, type MedianMax, type Verdict } from '../lib/stats.js';
 import { AppProc, freePort, getJson, installCleanup, killAll, readProbe, stopAll, type Line } from './procs.js';
 import type { ProbeSnapshot } from './probe.js';
 
@@ -489,13 +489,13 @@ interface SteadyResult {
   convergedAfterS: number;
   settleS: number;
   windowS: number;
-  cpuPct: { median: number; max: number };
-  rssMiB: { median: number; max: number };
-  anonMiB: { median: number; max: number };
-  fileMiB: { median: number; max: number };
-  v8PhysicalMiB: { median: number; max: number };
-  txBps: { median: number; max: number };
-  wireInOutBps: { median: number; max: number };
+  cpuPct: MedianMax;
+  rssMiB: MedianMax;
+  anonMiB: MedianMax;
+  fileMiB: MedianMax;
+  v8PhysicalMiB: MedianMax;
+  txBps: MedianMax;
+  wireInOutBps: MedianMax;
   health: { suspectLines: number; failedLines: number; aliveAtEnd: { min: number; max: number } };
   nodes: SteadyNode[];
   transport?: TransportRef;
@@ -506,9 +506,9 @@ interface TransportRef {
   date: string;
   setting: string;
   n: number;
-  cpuPct: { median: number; max: number };
-  rssMiB: { median: number; max: number };
-  txBps: { median: number; max: number };
+  cpuPct: MedianMax;
+  rssMiB: MedianMax;
+  txBps: MedianMax;
   load: number[];
 }
 
@@ -525,7 +525,7 @@ function transportReference(root: string, n: number): TransportRef | undefined {
     try {
       const r = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as {
         date: string;
-        steady?: { n: number; setting: { name: string }; solo: { cpuPct: { median: number; max: number }; rssMiB: { median: number; max: number }; txBps: { median: number; max: number } }; loadAvg: { start: number[]; end: number[] } }[];
+        steady?: { n: number; setting: { name: string }; solo: { cpuPct: MedianMax; rssMiB: MedianMax; txBps: MedianMax }; loadAvg: { start: number[]; end: number[] } }[];
       };
       const c = r.steady?.find((x) => x.setting.name === 'defaults' && x.n === n);
       if (c) return { file: `tools/bench/results/${f}`, date: r.date, setting: 'defaults', n: c.n, cpuPct: c.solo.cpuPct, rssMiB: c.solo.rssMiB, txBps: c.solo.txBps, load: [c.loadAvg.start[0]!, c.loadAvg.end[0]!] };
@@ -626,7 +626,7 @@ async function runSteady(ctx: Ctx, variant: string): Promise<SteadyResult> {
         v8PhysicalMiB: round(snap1[i]!.heap.totalPhysical / MiB, 1),
       };
     });
-    const mm = (xs: number[], d = 3) => ({ median: round(median(xs), d), max: round(max(xs), d) });
+    const mm = medianMax;
     const r: SteadyResult = {
       variant,
       nodeFlags,
@@ -807,7 +807,7 @@ function evaluateTargets(r: Report): Target[] {
   return out;
 }
 
-const mmStr = (x: { median: number; max: number }) => `${fmt(x.median)} / ${fmt(x.max)}`;
+const mmStr = (x: MedianMax) => `${fmt(x.median)} / ${fmt(x.max)}`;
 
 function printTables(r: Report): string {
   const parts: string[] = [];

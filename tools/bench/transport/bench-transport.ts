@@ -37,7 +37,7 @@ import { createClusterCa, issueNodeCertificate, POOL_DEFAULTS, DEFAULT_KEEP_ALIV
 import { PRESETS, type PresetName } from '@shoal/core';
 import { findRoot, writeDocsSection } from '../lib/docs.js';
 import { checkBudget, machineInfo, readNodeRun, runMain, startBudget, writeResults, type Machine } from '../lib/run.js';
-import { fmt, max, mean, median, MiB, percentile, round, table, verdict, type Verdict } from '../lib/stats.js';
+import { fmt, max, mean, median, medianMax, MiB, percentile, round, table, verdict, type MedianMax, type Verdict } from '../lib/stats.js';
 import { BenchChild, installCleanup, killAll, stopAll } from './children.js';
 import type { ChildSample, NodeSample, TlsMaterial } from './protocol.js';
 
@@ -526,17 +526,17 @@ interface ClusterResult {
   /** A process of the same stack that only wakes WAKE_FLOOR_HZ times a second (absent in older results). */
   wakeFloor?: { hz: number; cpuPct: number };
   solo: {
-    cpuPct: { median: number; max: number };
-    rssMiB: { median: number; max: number };
-    rssStartMiB: { median: number; max: number };
-    txBps: { median: number; max: number };
-    rxBps: { median: number; max: number };
-    wireInOutBps: { median: number; max: number };
-    cpuMsPerProbeRound: { median: number; max: number };
-    dialsPerMin: { median: number; max: number };
-    poolOpen: { median: number; max: number };
+    cpuPct: MedianMax;
+    rssMiB: MedianMax;
+    rssStartMiB: MedianMax;
+    txBps: MedianMax;
+    rxBps: MedianMax;
+    wireInOutBps: MedianMax;
+    cpuMsPerProbeRound: MedianMax;
+    dialsPerMin: MedianMax;
+    poolOpen: MedianMax;
   };
-  packed?: { processes: number; nodesPerProcess: number[]; derivedRssMiB: { median: number; max: number }; cpuPctPerNode: { median: number; max: number }; txBpsPerNode: { median: number; max: number } };
+  packed?: { processes: number; nodesPerProcess: number[]; derivedRssMiB: MedianMax; cpuPctPerNode: MedianMax; txBpsPerNode: MedianMax };
   rtt: { n: number; p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
   health: {
     suspicions: number;
@@ -553,7 +553,7 @@ interface ClusterResult {
   };
   /** Protocol messages sent per node per second in the window, by type (mean over nodes). */
   messagesPerNodePerS: Record<string, number>;
-  memory: { rssAnonMiB: { median: number; max: number }; rssFileMiB: { median: number; max: number }; v8PhysicalMiB: { median: number; max: number }; idleRssAnonMiB: number; idleRssFileMiB: number };
+  memory: { rssAnonMiB: MedianMax; rssFileMiB: MedianMax; v8PhysicalMiB: MedianMax; idleRssAnonMiB: number; idleRssFileMiB: number };
   nodes: NodeFigures[];
 }
 
@@ -819,7 +819,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
     });
     const solo = figures.filter((f) => f.perProcess === 1 && !f.profiled);
     const packed = figures.filter((f) => f.perProcess > 1 && !f.profiled);
-    const mm = (xs: number[], d = 3) => ({ median: round(median(xs), d), max: round(max(xs), d) });
+    const mm = medianMax;
     const result: ClusterResult = {
       label: spec.label,
       setting: spec.setting,
@@ -972,7 +972,7 @@ function printTables(r: Report): string {
   }
   const clusters = [...r.steady, ...(r.big ? [r.big] : [])];
   if (clusters.length) {
-    const mm = (x: { median: number; max: number }) => `${fmt(x.median)} / ${fmt(x.max)}`;
+    const mm = (x: MedianMax) => `${fmt(x.median)} / ${fmt(x.max)}`;
     parts.push(
       table(
         ['cluster (median / max over nodes alone in a process)', ...clusters.map((c) => `${c.n} nodes, ${c.setting.name}${c.pool['maxTotal'] ? `, maxTotal ${c.pool['maxTotal']}` : ''}`)],
@@ -1024,7 +1024,7 @@ function docsSection(r: Report, tables: string): string {
   const m = r.micro;
   const churn0 = r.churn?.find((c) => c.nodeFlags.length === 0);
   const churn1 = r.churn?.find((c) => c.nodeFlags.length > 0);
-  const mm = (x: { median: number; max: number }, unit: string) => `${fmt(x.median)} ${unit} (max ${fmt(x.max)})`;
+  const mm = (x: MedianMax, unit: string) => `${fmt(x.median)} ${unit} (max ${fmt(x.max)})`;
   const lines: string[] = [];
   const settingsList = r.steady.map((c) => `  - \`${c.setting.name}\`: ${c.setting.description}.`).join('\n');
 
