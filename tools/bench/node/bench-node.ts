@@ -34,6 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { issueNodeCertificate, writeCaFiles, writeNodeFiles, type CertificatePair } from '@shoal/transport-quic';
+import { BenchOptions } from '../lib/args.js';
 import { findRoot, writeDocsSection } from '../lib/docs.js';
 import { checkBudget, machineInfo, readNodeRun, runMain, startBudget, writeResults, type Machine } from '../lib/run.js';
 import { fmt, max, median, medianMax, MiB, min, percentile, round, table, verdict, type MedianMax, type Verdict } from '../lib/stats.js';
@@ -73,108 +74,49 @@ function usage(msg: string): never {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = {
-    phases: new Set(PHASES),
-    runs: 10,
-    idleS: 30,
-    nodes: 20,
-    windowS: 60,
-    settleS: 20,
-    leaveNodes: 5,
-    trials: 6,
-    steadyVariants: ['lean', 'runtime-lean'],
-    merge: false,
-    preset: 'lan',
-    quietLoad: 1.5,
-    quietWaitMin: 15,
-    docs: true,
-    quick: false,
-    budgetMin: 45,
+  const o = new BenchOptions('bench-node', argv, {
+    quick: 'boolean',
+    'no-docs': 'boolean',
+    phases: 'string',
+    runs: 'string',
+    'idle-s': 'string',
+    nodes: 'string',
+    window: 'string',
+    settle: 'string',
+    'leave-nodes': 'string',
+    trials: 'string',
+    'steady-variants': 'string',
+    preset: 'string',
+    'quiet-load': 'string',
+    'quiet-wait-min': 'string',
+    merge: 'boolean',
+    'report-only': 'string',
+    'budget-min': 'string',
+  });
+  const quick = o.flag('quick');
+  // --quick shrinks every size not given explicitly.
+  const sized = (name: string, lo: number, hi: number, full: number, small: number) => o.int(name, lo, hi, quick ? small : full);
+  const reportOnly = o.str('report-only');
+  if (o.has('report-only') && !reportOnly) usage('--report-only wants a results file (tools/bench/results/node-<date>.json)');
+  return {
+    phases: new Set(o.list('phases', PHASES, PHASES) as Phase[]),
+    runs: sized('runs', 1, 100, 10, 3),
+    idleS: sized('idle-s', 1, 600, 30, 8),
+    nodes: sized('nodes', 2, 40, 20, 5),
+    windowS: sized('window', 5, 600, 60, 10),
+    settleS: sized('settle', 0, 300, 20, 3),
+    leaveNodes: o.int('leave-nodes', 2, 20, 5),
+    trials: sized('trials', 1, 50, 6, 2),
+    steadyVariants: o.list('steady-variants', ['lean', 'runtime-lean'], Object.keys(STEADY_VARIANTS)),
+    merge: o.flag('merge'),
+    preset: o.choice('preset', ['lan', 'wan', 'local'], 'lan'),
+    quietLoad: o.num('quiet-load', 0, 100, 1.5, true),
+    quietWaitMin: sized('quiet-wait-min', 0, 15, 15, 0),
+    docs: !o.flag('no-docs') && !quick,
+    quick,
+    budgetMin: o.int('budget-min', 1, 240, 45),
+    ...(reportOnly ? { reportOnly } : {}),
   };
-  const int = (k: string, v: string | undefined, lo: number, hi: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < lo || n > hi) usage(`${k} must be an integer in [${lo}, ${hi}]`);
-    return n;
-  };
-  const explicit = new Set<string>();
-  for (const raw of argv) {
-    const [k, v] = raw.split(/=(.*)/s, 2) as [string, string | undefined];
-    explicit.add(k);
-    switch (k) {
-      case '--quick':
-        a.quick = true;
-        break;
-      case '--no-docs':
-        a.docs = false;
-        break;
-      case '--phases':
-        a.phases = new Set((v ?? '').split(',').filter(Boolean) as Phase[]);
-        for (const p of a.phases) if (!PHASES.includes(p)) usage(`unknown phase ${p} (known: ${PHASES.join(', ')})`);
-        break;
-      case '--runs':
-        a.runs = int(k, v, 1, 100);
-        break;
-      case '--idle-s':
-        a.idleS = int(k, v, 1, 600);
-        break;
-      case '--nodes':
-        a.nodes = int(k, v, 2, 40);
-        break;
-      case '--window':
-        a.windowS = int(k, v, 5, 600);
-        break;
-      case '--settle':
-        a.settleS = int(k, v, 0, 300);
-        break;
-      case '--leave-nodes':
-        a.leaveNodes = int(k, v, 2, 20);
-        break;
-      case '--trials':
-        a.trials = int(k, v, 1, 50);
-        break;
-      case '--steady-variants':
-        a.steadyVariants = (v ?? '').split(',').filter(Boolean);
-        for (const x of a.steadyVariants) if (!STEADY_VARIANTS[x]) usage(`unknown steady variant ${x} (known: ${Object.keys(STEADY_VARIANTS).join(', ')})`);
-        if (a.steadyVariants.length === 0) usage('--steady-variants needs at least one variant');
-        break;
-      case '--preset':
-        if (!['lan', 'wan', 'local'].includes(v ?? '')) usage('--preset must be lan, wan or local');
-        a.preset = v!;
-        break;
-      case '--quiet-load': {
-        const x = Number(v);
-        if (!Number.isFinite(x) || x <= 0 || x > 100) usage('--quiet-load must be a number in (0, 100]');
-        a.quietLoad = x;
-        break;
-      }
-      case '--quiet-wait-min':
-        a.quietWaitMin = int(k, v, 0, 15);
-        break;
-      case '--merge':
-        a.merge = true;
-        break;
-      case '--report-only':
-        if (!v) usage('--report-only wants a results file (tools/bench/results/node-<date>.json)');
-        a.reportOnly = v;
-        break;
-      case '--budget-min':
-        a.budgetMin = int(k, v, 1, 240);
-        break;
-      default:
-        usage(`unknown argument ${raw}`);
-    }
-  }
-  if (a.quick) {
-    if (!explicit.has('--runs')) a.runs = 3;
-    if (!explicit.has('--idle-s')) a.idleS = 8;
-    if (!explicit.has('--nodes')) a.nodes = 5;
-    if (!explicit.has('--window')) a.windowS = 10;
-    if (!explicit.has('--settle')) a.settleS = 3;
-    if (!explicit.has('--trials')) a.trials = 2;
-    if (!explicit.has('--quiet-wait-min')) a.quietWaitMin = 0;
-    a.docs = false;
-  }
-  return a;
 }
 
 // ─── helpers ───────────────────────────────────────────────────────────────────────────

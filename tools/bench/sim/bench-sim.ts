@@ -16,6 +16,7 @@
  */
 import { MESSAGE_TYPES, pushPullIntervalFor, type MessageType } from '@shoal/core';
 import { DetectionWatch, converged, detectionBound, diffTraffic, formatTable, SimCluster } from '@shoal/sim';
+import { BenchOptions } from '../lib/args.js';
 import { findRoot, writeDocsSection } from '../lib/docs.js';
 import { writeResults } from '../lib/run.js';
 
@@ -31,32 +32,13 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const out: Args = { sizes: undefined, seed: 2026, docs: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [k, inline] = a.split('=', 2) as [string, string | undefined];
-    const val = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) fail(`${k} needs a value`);
-      return v;
-    };
-    if (k === '--sizes') {
-      const sizes = val().split(',').map((s) => Number(s.trim()));
-      if (!sizes.length || sizes.some((s) => !Number.isInteger(s) || s < 2 || s > 20_000)) fail(`--sizes must be integers in [2, 20000], got ${a}`);
-      out.sizes = sizes;
-    } else if (k === '--seed') {
-      const s = Number(val());
-      if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) fail(`--seed must be an integer in [0, 2^32)`);
-      out.seed = s;
-    } else if (k === '--no-docs') out.docs = false;
-    else fail(`unknown argument ${a} (known: --sizes=10,100,1000 --seed=2026 --no-docs)`);
+  const o = new BenchOptions('bench-sim', argv, { sizes: 'string', seed: 'string', 'no-docs': 'boolean' });
+  let sizes: number[] | undefined;
+  if (o.has('sizes')) {
+    sizes = o.list('sizes', []).map(Number);
+    if (sizes.some((s) => !Number.isInteger(s) || s < 2 || s > 20_000)) o.fail(`--sizes must be integers in [2, 20000], got ${o.str('sizes')}`);
   }
-  return out;
-}
-
-function fail(msg: string): never {
-  process.stderr.write(`bench-sim: ${msg}\n`);
-  process.exit(2);
+  return { sizes, seed: o.int('seed', 0, 0xffffffff, 2026), docs: !o.flag('no-docs') };
 }
 
 const t0 = performance.now();

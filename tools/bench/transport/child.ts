@@ -1,7 +1,8 @@
 /**
  * One benchmark child process, driven by the parent (bench-transport.ts) over the IPC
  * channel. Roles:
- *  - cluster:  runs one or more NodeRuntimes (one per process unless the parent packs several);
+ *  - cluster:  runs one or more NodeRuntimes (one per process unless the parent packs several),
+ *              or the plain-UDP reference nodes (udp-core-node.ts);
  *  - endpoint: one bare QuicEndpoint that echoes frames; can time fresh dials to another
  *              endpoint (handshake + hello) or hold many open connections (RSS per connection);
  *  - idle:     loads the same modules and starts nothing (the floor of a Node process).
@@ -19,6 +20,7 @@ import { pino } from 'pino';
 import { NodeRuntime, QuicEndpoint, type NodeRuntimeOptions, type PeerConnection } from '@shoal/transport-quic';
 import type { Clock, PresetName, ShoalConfig } from '@shoal/core';
 import type { ChildSample, NodeSample, ParentMessage, TlsMaterial } from './protocol.js';
+import { UdpCoreNode } from './udp-core-node.js';
 
 const LIFETIME_CAP_MS = Number(process.env['SHOAL_BENCH_CHILD_MAX_MS'] ?? 30 * 60_000);
 const lifetime = setTimeout(() => {
@@ -51,6 +53,7 @@ function preciseClock(): Clock {
 }
 
 const runtimes: NodeRuntime[] = [];
+const udpNodes: UdpCoreNode[] = [];
 let endpoint: QuicEndpoint | undefined;
 const held: PeerConnection[] = [];
 /** Keeps a connection until it closes (so closed ones do not pile up in this process). */
@@ -66,32 +69,29 @@ function send(msg: unknown): void {
   if (process.connected) process.send!(msg);
 }
 
-function nodeSample(rt: NodeRuntime): NodeSample {
-  const s = rt.stats();
-  const members = rt.members();
-  let alive = 0;
-  let suspect = 0;
-  let failed = 0;
-  for (const m of members) {
-    if (m.state === 'alive') alive++;
-    else if (m.state === 'suspect') suspect++;
-    else if (m.state === 'failed') failed++;
+/** The pool and endpoint figures of a node (zero for the UDP reference, which has neither). */
+function transportFigures(rt: NodeRuntime | UdpCoreNode) {
+  if (rt instanceof UdpCoreNode) {
+    return {
+      messagesOut: rt.messagesOut,
+      messagesIn: rt.messagesIn,
+      frameBytesOut: rt.bytesOut,
+      sendFailures: 0,
+      poolOpen: 0,
+      poolDials: 0,
+      poolDialFailures: 0,
+      poolEvictions: 0,
+      poolIdleClosed: 0,
+      poolExhausted: 0,
+      poolInboundRefused: 0,
+      endpointInbound: 0,
+      endpointOutbound: 0,
+      endpointInboundTotal: 0,
+      endpointOutboundTotal: 0,
+    };
   }
+  const s = rt.stats();
   return {
-    id: rt.id,
-    alive,
-    suspect,
-    failed,
-    probes: s.swim.probes,
-    probeSuccesses: s.swim.probeSuccesses,
-    probeFailures: s.swim.probeFailures,
-    indirectProbes: s.swim.indirectProbes,
-    suspicions: s.swim.suspicions,
-    failuresDeclared: s.swim.failuresDeclared,
-    refutations: s.swim.refutations,
-    pushPulls: s.swim.pushPulls,
-    sent: s.swim.sent as Record<string, number>,
-    rtts: rt.takeRttSamples(),
     messagesOut: s.runtime.messagesOut,
     messagesIn: s.runtime.messagesIn,
     frameBytesOut: s.runtime.bytesOut,
@@ -107,6 +107,36 @@ function nodeSample(rt: NodeRuntime): NodeSample {
     endpointOutbound: s.endpoint.outbound,
     endpointInboundTotal: s.endpoint.inboundTotal,
     endpointOutboundTotal: s.endpoint.outboundTotal,
+  };
+}
+
+function nodeSample(rt: NodeRuntime | UdpCoreNode): NodeSample {
+  const swim = rt instanceof UdpCoreNode ? rt.stats() : rt.stats().swim;
+  const members = rt.members();
+  let alive = 0;
+  let suspect = 0;
+  let failed = 0;
+  for (const m of members) {
+    if (m.state === 'alive') alive++;
+    else if (m.state === 'suspect') suspect++;
+    else if (m.state === 'failed') failed++;
+  }
+  return {
+    id: rt.id,
+    alive,
+    suspect,
+    failed,
+    probes: swim.probes,
+    probeSuccesses: swim.probeSuccesses,
+    probeFailures: swim.probeFailures,
+    indirectProbes: swim.indirectProbes,
+    suspicions: swim.suspicions,
+    failuresDeclared: swim.failuresDeclared,
+    refutations: swim.refutations,
+    pushPulls: swim.pushPulls,
+    sent: swim.sent as Record<string, number>,
+    rtts: rt.takeRttSamples(),
+    ...transportFigures(rt),
   };
 }
 
@@ -162,7 +192,7 @@ function sample(opts: { gc?: boolean }): ChildSample {
     heapUsed: mem.heapUsed,
     external: mem.external,
     udp: udpCounters(),
-    nodes: runtimes.map(nodeSample),
+    nodes: [...runtimes, ...udpNodes].map(nodeSample),
     held: held.filter((c) => !c.closed).length,
   };
 }
@@ -170,6 +200,13 @@ function sample(opts: { gc?: boolean }): ChildSample {
 async function startCluster(m: Extract<ParentMessage, { type: 'start-nodes' }>): Promise<string[]> {
   const addresses: string[] = [];
   for (const n of m.nodes) {
+    if (m.transport === 'udp') {
+      const seeds = m.seeds.length ? m.seeds : addresses.slice(0, 1);
+      const u = await UdpCoreNode.start({ id: n.id, seeds, preset: m.preset as PresetName, config: m.config as Partial<ShoalConfig>, clock: preciseClock() });
+      udpNodes.push(u);
+      addresses.push(u.address);
+      continue;
+    }
     const opts: NodeRuntimeOptions = {
       id: n.id,
       cluster: m.cluster,
@@ -273,7 +310,7 @@ async function rttBench(target: string, n: number, intervalMs: number): Promise<
 }
 
 async function stopAll(): Promise<void> {
-  await Promise.allSettled(runtimes.map((r) => r.stop()));
+  await Promise.allSettled([...runtimes, ...udpNodes].map((r) => r.stop()));
   await Promise.allSettled(held.map((c) => c.close()));
   if (endpoint) await endpoint.stop();
 }

@@ -17,6 +17,8 @@ export type ParentMessage = { seq: number } & (
       endpoint?: Record<string, number>;
       seeds: string[];
       nodes: { id: string; tls: TlsMaterial }[];
+      /** 'udp': the reference node (udp-core-node.ts) instead of a NodeRuntime over QUIC. */
+      transport?: 'quic' | 'udp';
     }
   | { type: 'start-endpoint'; id: string; cluster: string; tls: TlsMaterial; endpoint?: Record<string, number> }
   | { type: 'sample'; gc?: boolean }
