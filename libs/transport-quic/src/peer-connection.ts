@@ -9,6 +9,8 @@
  * - Malformed or over-size incoming frames close the connection (`badFrames`).
  * - 'message' events emitted before any 'message' listener exists are held (up to
  *   `MAX_PENDING_MESSAGES`) and delivered when the first listener is attached.
+ * - Messages up to the endpoint's `maxDatagramPayloadBytes` travel as sealed datagrams
+ *   instead (datagrams.ts) when both sides offered datagram keys in their hellos.
  * - Satisfies the pool's `PoolConnection` shape: `peer`, `closed`, `close()`, `onClose()`.
  */
 import type { QUICConnection, QUICStream } from '@matrixai/quic';
@@ -39,10 +41,32 @@ export interface TransportCounters {
   faultDropped: number;
   /** Messages dropped because nobody listened and the hold queue was full. */
   pendingDropped: number;
+  /** Messages received / sent as sealed datagrams (datagrams.ts) instead of stream frames. */
+  datagramsIn: number;
+  datagramsOut: number;
+  /** Sealed datagrams dropped: key id unknown (no such connection, or closed), tag not verified, counter replayed. */
+  datagramsUnknownKey: number;
+  datagramsBadTag: number;
+  datagramsReplayed: number;
 }
 
 export function newCounters(): TransportCounters {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, sendErrors: 0, sendDropped: 0, faultDropped: 0, pendingDropped: 0 };
+  return {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    badFrames: 0,
+    sendErrors: 0,
+    sendDropped: 0,
+    faultDropped: 0,
+    pendingDropped: 0,
+    datagramsIn: 0,
+    datagramsOut: 0,
+    datagramsUnknownKey: 0,
+    datagramsBadTag: 0,
+    datagramsReplayed: 0,
+  };
 }
 
 export type PeerDirection = 'inbound' | 'outbound';
@@ -108,6 +132,11 @@ export class PeerConnection {
   /** Frames read before admission: the first is the hello (or its answer). */
   private preFrames: Uint8Array[] = [];
   private helloWaiter: { resolve: (f: Uint8Array) => void; reject: (e: Error) => void } | undefined;
+  /** Seals and sends one datagram to the peer (set when both sides agreed on datagrams). */
+  private datagramSend: ((payload: Uint8Array) => void) | undefined;
+  /** Datagrams that arrived before admission (delivered after the frames held with the hello). */
+  private preDatagrams: Uint8Array[] = [];
+  private maxDatagramPayload = 0;
 
   /** @internal Created by QuicEndpoint. */
   constructor(init: PeerConnectionInit) {
@@ -186,7 +215,16 @@ export class PeerConnection {
     this.closeListeners.add(() => listener());
   }
 
-  /** Queues one frame. Never throws. */
+  /** Whether small messages to this peer go as sealed datagrams. */
+  get usesDatagrams(): boolean {
+    return this.datagramSend !== undefined;
+  }
+
+  /**
+   * Sends one message. Never throws. Up to the endpoint's `maxDatagramPayloadBytes` it
+   * goes as one sealed datagram when both sides agreed on datagrams (unreliable, like UDP);
+   * otherwise it is queued as a frame on the stream.
+   */
   send(payload: Uint8Array): void {
     if (this._closed || !this.admitted) {
       this.counters.sendDropped++;
@@ -194,6 +232,19 @@ export class PeerConnection {
     }
     if (this.isBlocked(this)) {
       this.counters.faultDropped++;
+      return;
+    }
+    if (this.datagramSend && payload.byteLength <= this.maxDatagramPayload) {
+      try {
+        this.datagramSend(payload);
+      } catch (e) {
+        this.counters.sendErrors++;
+        this.logger.warn({ peer: this._peerId, err: errMessage(e) }, 'datagram not sent');
+        return;
+      }
+      this.counters.datagramsOut++;
+      this.counters.bytesOut += payload.byteLength;
+      this.lastActivity = Date.now();
       return;
     }
     try {
@@ -228,6 +279,30 @@ export class PeerConnection {
     } catch {
       // a failed writer closes the connection through onWriterError
     }
+  }
+
+  /** @internal Small messages to the peer go through `send` (sealing + UDP) from now on. */
+  enableDatagrams(send: (payload: Uint8Array) => void, maxPayload: number): void {
+    this.datagramSend = send;
+    this.maxDatagramPayload = maxPayload;
+  }
+
+  /** @internal A message that arrived as a sealed datagram for this connection (already opened). */
+  receiveDatagram(payload: Uint8Array): void {
+    if (this._closed) {
+      this.counters.datagramsUnknownKey++;
+      return;
+    }
+    if (!this.admitted) {
+      // The peer read our hello and talks before we have read its answer: hold, bounded.
+      if (this.preDatagrams.length >= MAX_PRE_ADMISSION_FRAMES) {
+        this.counters.pendingDropped++;
+        return;
+      }
+      this.preDatagrams.push(payload);
+      return;
+    }
+    this.onAppFrame(payload, 'datagram');
   }
 
   /** @internal Resolves when everything written so far went to the stream (bounded by `timeoutMs`). */
@@ -290,6 +365,9 @@ export class PeerConnection {
     const early = this.preFrames;
     this.preFrames = [];
     for (const f of early) this.onAppFrame(f);
+    const earlyDatagrams = this.preDatagrams;
+    this.preDatagrams = [];
+    for (const d of earlyDatagrams) this.onAppFrame(d, 'datagram');
   }
 
   /**
@@ -302,6 +380,7 @@ export class PeerConnection {
     this._closeReason = reason;
     this.pendingMessages = [];
     this.preFrames = [];
+    this.preDatagrams = [];
     try {
       this.writer.close();
       const waiter = this.helloWaiter;
@@ -419,13 +498,18 @@ export class PeerConnection {
     this.preFrames.push(frame);
   }
 
-  private onAppFrame(frame: Uint8Array): void {
+  private onAppFrame(frame: Uint8Array, via: 'stream' | 'datagram' = 'stream'): void {
     if (this.isBlocked(this)) {
       this.counters.faultDropped++;
       return;
     }
-    this.counters.framesIn++;
-    this.counters.bytesIn += frame.byteLength + FRAME_HEADER_BYTES;
+    if (via === 'stream') {
+      this.counters.framesIn++;
+      this.counters.bytesIn += frame.byteLength + FRAME_HEADER_BYTES;
+    } else {
+      this.counters.datagramsIn++;
+      this.counters.bytesIn += frame.byteLength;
+    }
     this.lastActivity = Date.now();
     if (this.messageListeners.size === 0) {
       if (this.pendingMessages.length >= MAX_PENDING_MESSAGES) {

@@ -42,10 +42,10 @@ async function echoOnce(client: QuicEndpoint, server: QuicEndpoint, text: string
 }
 
 describe('QuicEndpoint: admission', () => {
-  it('two endpoints exchange frames both ways over one connection', async () => {
+  it('two endpoints exchange frames both ways over one connection (datagrams off: everything on the stream)', async () => {
     const cluster = await makeCluster();
-    const a = await start('node-a', await cluster.tls('node-a'));
-    const b = await start('node-b', await cluster.tls('node-b'));
+    const a = await start('node-a', await cluster.tls('node-a'), { datagrams: false });
+    const b = await start('node-b', await cluster.tls('node-b'), { datagrams: false });
     const inbound = nextEvent<PeerConnection>((cb) => b.on('connection', cb), 3000, 'inbound connection');
     const out = await a.dial(b.address);
     const inb = await inbound;
@@ -84,7 +84,7 @@ describe('QuicEndpoint: admission', () => {
       c.send(enc.encode('welcome-2'));
     });
     const out = await a.dial(b.address);
-    await waitFor(() => a.stats().framesIn === 2, 3000, 'frames to arrive at A');
+    await waitFor(() => a.stats().framesIn + a.stats().datagramsIn === 2, 3000, 'messages to arrive at A');
     const got: string[] = [];
     out.on('message', (m) => got.push(dec.decode(m)));
     await waitFor(() => got.length === 2, 1000, 'held frames delivered');
@@ -330,5 +330,148 @@ describe('QuicEndpoint: failures and robustness', () => {
     for (const a of ['::1:80', 'h:0', 'h:65536', ':1', 'h:x']) expect(() => parseAddress(a)).toThrow(InvalidAddressError);
     const ep = await start('node-a', tls, { advertise: '10.1.2.3:0' });
     expect(ep.address).toBe(`10.1.2.3:${ep.boundPort}`);
+  });
+});
+
+describe('QuicEndpoint: sealed datagrams', () => {
+  /** Records every datagram this process sends (all endpoints of a test live here). */
+  function recordSends(): { sent: Buffer[]; restore: () => void } {
+    const sent: Buffer[] = [];
+    const orig = dgram.Socket.prototype.send;
+    dgram.Socket.prototype.send = function (this: dgram.Socket, ...args: unknown[]) {
+      if (Buffer.isBuffer(args[0])) sent.push(Buffer.from(args[0]));
+      return (orig as (...a: unknown[]) => void).apply(this, args);
+    } as typeof orig;
+    return { sent, restore: () => void (dgram.Socket.prototype.send = orig) };
+  }
+
+  async function connectedPair() {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const b = await start('node-b', await cluster.tls('node-b'));
+    const inbound = nextEvent<PeerConnection>((cb) => b.on('connection', cb), 3000, 'inbound connection');
+    const out = await a.dial(b.address);
+    const inb = await inbound;
+    return { a, b, out, inb };
+  }
+
+  it('small messages go as sealed datagrams, larger ones as frames on the stream, both ways', async () => {
+    const { a, b, out, inb } = await connectedPair();
+    expect(out.usesDatagrams).toBe(true);
+    expect(inb.usesDatagrams).toBe(true);
+    inb.on('message', (m) => inb.send(m)); // echo
+    const got: number[] = [];
+    out.on('message', (m) => got.push(m.byteLength));
+    const rec = recordSends();
+    try {
+      out.send(new Uint8Array(100).fill(7));
+      out.send(new Uint8Array(5000).fill(8));
+      await waitFor(() => got.length === 2, 3000, 'both echoes');
+    } finally {
+      rec.restore();
+    }
+    expect(got.sort((x, y) => x - y)).toEqual([100, 5000]);
+    expect(a.stats()).toMatchObject({ datagramsOut: 1, datagramsIn: 1, framesOut: 1, framesIn: 1 });
+    expect(b.stats()).toMatchObject({ datagramsOut: 1, datagramsIn: 1, framesOut: 1, framesIn: 1 });
+    // On the wire the 100 bytes are sealed: marker, key id, counter, ciphertext, tag — never in clear.
+    const sealed = rec.sent.filter((d) => d[0] === 0x1d);
+    expect(sealed.map((d) => d.length)).toEqual([100 + 29, 100 + 29]);
+    for (const d of sealed) expect(d.includes(Buffer.alloc(16, 7))).toBe(false);
+  });
+
+  it('drops forged, tampered, replayed and unknown-key datagrams, counted; the connection and the node carry on', async () => {
+    const { a, b, out, inb } = await connectedPair();
+    const got: string[] = [];
+    inb.on('message', (m) => got.push(dec.decode(m)));
+    const rec = recordSends();
+    try {
+      out.send(enc.encode('first'));
+      await waitFor(() => got.length === 1, 3000, 'first datagram');
+    } finally {
+      rec.restore();
+    }
+    const real = rec.sent.find((d) => d[0] === 0x1d)!;
+    const { host, port } = parseAddress(b.address);
+    const attacker = dgram.createSocket('udp4');
+    try {
+      const fire = (d: Buffer) => new Promise<void>((r) => attacker.send(d, port, host, () => r()));
+      await fire(real); // replayed as is
+      const tampered = Buffer.from(real);
+      tampered.writeBigUInt64BE(2n, 5); // a fresh counter (authenticated data): the tag no longer matches
+      await fire(tampered);
+      const otherKey = Buffer.from(real);
+      otherKey.writeUInt32BE((otherKey.readUInt32BE(1) + 1) >>> 0, 1);
+      await fire(otherKey);
+      const forged = Buffer.concat([Buffer.from([0x1d]), real.subarray(1, 5), Buffer.alloc(8, 0xff), Buffer.alloc(40, 1)]);
+      await fire(forged); // right key id, unseen counter, no valid tag
+      await waitFor(() => {
+        const s = b.stats();
+        return s.datagramsReplayed === 1 && s.datagramsBadTag === 2 && s.datagramsUnknownKey === 1;
+      }, 3000, 'four bad datagrams counted');
+    } finally {
+      attacker.close();
+    }
+    expect(got).toEqual(['first']);
+    out.send(enc.encode('second'));
+    await waitFor(() => got.length === 2, 3000, 'the next real datagram');
+    expect(got).toEqual(['first', 'second']);
+    expect(out.closed || inb.closed).toBe(false);
+    expect(a.stats().outbound).toBe(1);
+  });
+
+  it('the fault hook drops datagrams too; closing the connection forgets its keys', async () => {
+    const { a, b, out, inb } = await connectedPair();
+    const got: string[] = [];
+    inb.on('message', (m) => got.push(dec.decode(m)));
+    a.faults.blockAddress(b.address);
+    out.send(enc.encode('blocked'));
+    expect(a.stats().faultDropped).toBe(1);
+    a.faults.clear();
+    out.send(enc.encode('open'));
+    await waitFor(() => got.length === 1, 3000, 'datagram after unblocking');
+    expect(got).toEqual(['open']);
+    const rec = recordSends();
+    try {
+      out.send(enc.encode('again'));
+      await waitFor(() => got.length === 2, 3000, 'second datagram');
+    } finally {
+      rec.restore();
+    }
+    const real = rec.sent.find((d) => d[0] === 0x1d)!;
+    await inb.close();
+    await waitFor(() => out.closed, 3000, 'the dialer to see the close');
+    const { host, port } = parseAddress(b.address);
+    const attacker = dgram.createSocket('udp4');
+    try {
+      const again = Buffer.from(real);
+      again.writeBigUInt64BE(again.readBigUInt64BE(5) + 1n, 5); // would be fresh, but the key is gone
+      await new Promise<void>((r) => attacker.send(again, port, host, () => r()));
+      await waitFor(() => b.stats().datagramsUnknownKey === 1, 3000, 'a datagram for a closed connection counted');
+    } finally {
+      attacker.close();
+    }
+  });
+
+  it('an endpoint with datagrams off and one with them on talk on the stream only', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'));
+    const b = await start('node-b', await cluster.tls('node-b'), { datagrams: false });
+    const inbound = nextEvent<PeerConnection>((cb) => b.on('connection', cb), 3000, 'inbound connection');
+    const out = await a.dial(b.address);
+    const inb = await inbound;
+    expect(out.usesDatagrams).toBe(false);
+    expect(inb.usesDatagrams).toBe(false);
+    inb.on('message', (m) => inb.send(m));
+    const reply = nextEvent<Uint8Array>((cb) => out.on('message', cb), 3000, 'echo');
+    out.send(enc.encode('hi'));
+    expect(dec.decode(await reply)).toBe('hi');
+    expect(a.stats()).toMatchObject({ datagramsOut: 0, framesOut: 1 });
+  });
+
+  it('validates its options', async () => {
+    const cluster = await makeCluster();
+    const tls = await cluster.tls('node-a');
+    await expect(startEndpoint('node-a', tls, { maxDatagramPayloadBytes: 0 })).rejects.toThrow(InvalidOptionError);
+    await expect(startEndpoint('node-a', tls, { datagrams: 'yes' as unknown as boolean })).rejects.toThrow(/datagrams/);
   });
 });

@@ -17,12 +17,21 @@
  * UDP datagrams are ignored by js-quic's packet parser. Refusals are counted and logged
  * once per (peer address, reason).
  *
- * Relies on two js-quic 2.0.9 internals, both guarded: a QUICStream's `connection`
- * field (to tie a server-level stream event to its connection) and wrapping
+ * Sealed datagrams (datagrams.ts, option `datagrams`, on by default): each side's hello
+ * carries a key for what it receives; once admitted, messages up to
+ * `maxDatagramPayloadBytes` go as single sealed UDP datagrams on the same socket instead
+ * of stream frames. The endpoint takes every datagram off the socket first, keeps its own
+ * (marker byte with QUIC's fixed bit clear) and hands all others to js-quic unchanged.
+ *
+ * Relies on three js-quic 2.0.9 internals, all guarded: a QUICStream's `connection`
+ * field (to tie a server-level stream event to its connection), wrapping
  * `QUICServer.acceptConnection` (the only place that knows the address of a peer whose
- * certificate we refused).
+ * certificate we refused), and QUICSocket's `socket` (the dgram socket) with its
+ * `handleSocketMessage` listener, for the datagram demultiplexer. Without the last one the
+ * endpoint offers no datagram key and everything travels on streams.
  */
 import { webcrypto } from 'node:crypto';
+import type dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import Logger, { Handler, LogLevel, type LogRecord } from '@matrixai/logger';
@@ -38,6 +47,18 @@ import {
   InvalidAddressError,
   InvalidOptionError,
 } from './errors.js';
+import {
+  DEFAULT_MAX_DATAGRAM_PAYLOAD_BYTES,
+  DatagramOpener,
+  DatagramSealer,
+  type DatagramKeyOffer,
+  MAX_DATAGRAM_PAYLOAD_BYTES,
+  datagramKeyId,
+  isSealedDatagram,
+  newKeyOffer,
+  offerFromJson,
+  offerToJson,
+} from './datagrams.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_QUEUED_BYTES, FRAME_HEADER_BYTES, validateMaxFrameBytes } from './framing.js';
 import { HelloAborted, HelloTimeout, PeerConnection, type CloseReason, type TransportCounters, newCounters, reasonFromQuicError } from './peer-connection.js';
 import { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
@@ -65,6 +86,14 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 2000;
  * keep-alive cost 2.56 % CPU and 1,103 B/s per node, keep-alive off 0.84 % and 285 B/s.
  */
 export const DEFAULT_MAX_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * QUIC idle timeout when datagrams are on (the default): 0, never. Probes then travel as
+ * datagrams that QUIC does not see, so QUIC's idle timer would close busy connections
+ * (measured: a 20-node cluster would redial every pair each minute). Quiet connections
+ * are retired by the pool's idleTimeoutMs; dead peers' ones by the runtime on probe
+ * timeouts, suspicion and failure.
+ */
+export const DEFAULT_MAX_IDLE_TIMEOUT_MS_WITH_DATAGRAMS = 0;
 export const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 0;
 const MAX_TIMEOUT_MS = 600_000;
 const MAX_IDLE_MS = 86_400_000;
@@ -93,8 +122,12 @@ export interface QuicEndpointOptions {
   handshakeTimeoutMs?: number;
   /** Bound on the hello exchange after the handshake (default 2000). */
   helloTimeoutMs?: number;
-  /** QUIC idle timeout; 0 = never (default 60000). See DEFAULT_MAX_IDLE_TIMEOUT_MS for the trade-off. */
+  /** QUIC idle timeout; 0 = never (default 0 with datagrams, else 60000). See DEFAULT_MAX_IDLE_TIMEOUT_MS(_WITH_DATAGRAMS). */
   maxIdleTimeoutMs?: number;
+  /** Send small messages as sealed datagrams beside QUIC (datagrams.ts). Default true. */
+  datagrams?: boolean;
+  /** Largest message sent as one datagram; larger ones go on the stream (default 1171: 1,200 bytes of UDP payload). */
+  maxDatagramPayloadBytes?: number;
   /** QUIC keep-alive ping interval; 0 = off; must be < maxIdleTimeoutMs when both are set (default 0). */
   keepAliveIntervalMs?: number;
   /** Structured logs; js-quic's own logger is forwarded here at WARN and above. */
@@ -146,6 +179,8 @@ interface Hello {
   nodeId: string;
   address: string;
   protocolVersion: number;
+  /** The key the sender of this hello receives datagrams with (absent: it takes none). */
+  dgram?: DatagramKeyOffer;
 }
 
 type HelloAnswer = ({ ok: true } & Hello) | { ok: false; reason: string };
@@ -214,6 +249,8 @@ interface ResolvedOptions {
   helloTimeoutMs: number;
   maxIdleTimeoutMs: number;
   keepAliveIntervalMs: number;
+  datagrams: boolean;
+  maxDatagramPayloadBytes: number;
   ownCertProblem: string | undefined;
 }
 
@@ -258,7 +295,10 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
   const maxQueuedBytes = intIn('maxQueuedBytes', opts.maxQueuedBytes, Math.max(DEFAULT_MAX_QUEUED_BYTES, maxFrameBytes + FRAME_HEADER_BYTES), maxFrameBytes + FRAME_HEADER_BYTES, 2 ** 31);
   const handshakeTimeoutMs = intIn('handshakeTimeoutMs', opts.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
   const helloTimeoutMs = intIn('helloTimeoutMs', opts.helloTimeoutMs, DEFAULT_HELLO_TIMEOUT_MS, 1, MAX_TIMEOUT_MS);
-  const maxIdleTimeoutMs = intIn('maxIdleTimeoutMs', opts.maxIdleTimeoutMs, DEFAULT_MAX_IDLE_TIMEOUT_MS, 0, MAX_IDLE_MS);
+  if (opts.datagrams !== undefined && typeof opts.datagrams !== 'boolean') throw new InvalidOptionError('datagrams', 'must be true or false');
+  const datagrams = opts.datagrams ?? true;
+  const maxDatagramPayloadBytes = intIn('maxDatagramPayloadBytes', opts.maxDatagramPayloadBytes, DEFAULT_MAX_DATAGRAM_PAYLOAD_BYTES, 1, MAX_DATAGRAM_PAYLOAD_BYTES);
+  const maxIdleTimeoutMs = intIn('maxIdleTimeoutMs', opts.maxIdleTimeoutMs, datagrams ? DEFAULT_MAX_IDLE_TIMEOUT_MS_WITH_DATAGRAMS : DEFAULT_MAX_IDLE_TIMEOUT_MS, 0, MAX_IDLE_MS);
   const keepAliveIntervalMs = intIn('keepAliveIntervalMs', opts.keepAliveIntervalMs, DEFAULT_KEEP_ALIVE_INTERVAL_MS, 0, MAX_IDLE_MS);
   if (maxIdleTimeoutMs > 0 && keepAliveIntervalMs >= maxIdleTimeoutMs) {
     throw new InvalidOptionError('keepAliveIntervalMs', 'must be < maxIdleTimeoutMs (or 0 to disable keep-alive)');
@@ -276,6 +316,8 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
     helloTimeoutMs,
     maxIdleTimeoutMs,
     keepAliveIntervalMs,
+    datagrams,
+    maxDatagramPayloadBytes,
     ownCertProblem,
   };
 }
@@ -325,7 +367,8 @@ function readHelloFields(o: Record<string, unknown>): Hello | undefined {
   if (typeof nodeId !== 'string' || nodeId.length > 128) return undefined;
   if (typeof address !== 'string' || address.length > 300) return undefined;
   if (typeof protocolVersion !== 'number' || !Number.isInteger(protocolVersion)) return undefined;
-  return { cluster, nodeId, address, protocolVersion };
+  const dgram = offerFromJson(o.dgram);
+  return { cluster, nodeId, address, protocolVersion, ...(dgram ? { dgram } : {}) };
 }
 
 function parseHello(bytes: Uint8Array): Hello | undefined {
@@ -417,6 +460,11 @@ export class QuicEndpoint {
   private readonly listeners = new Set<EndpointEvents['connection']>();
   private readonly stopController = new AbortController();
   private stopPromise: Promise<void> | undefined;
+  /** The dgram socket under js-quic and our demultiplexer on it (undefined: datagrams off). */
+  private raw: { socket: dgram.Socket; demux: (msg: Buffer, rinfo: dgram.RemoteInfo) => void; quicHandler: (msg: Buffer, rinfo: dgram.RemoteInfo) => unknown } | undefined;
+  /** Our receive key id → the connection it belongs to and its opener. */
+  private readonly dgramRoutes = new Map<number, { conn: PeerConnection; opener: DatagramOpener }>();
+  private readonly dgramKeyOf = new Map<PeerConnection, number>();
 
   private constructor(init: {
     opts: ResolvedOptions;
@@ -493,6 +541,7 @@ export class QuicEndpoint {
       });
       endpoint = new QuicEndpoint({ opts, logger, quicLogger, socket, server, address });
       endpoint.attachServer();
+      if (opts.datagrams) endpoint.attachDatagrams();
       await server.start();
       logger.info({ address, bound: formatAddress(socket.host, socket.port), cluster: opts.cluster }, 'QUIC endpoint started');
       return endpoint;
@@ -551,6 +600,11 @@ export class QuicEndpoint {
       sendDropped: c.sendDropped,
       faultDropped: c.faultDropped,
       pendingDropped: c.pendingDropped,
+      datagramsIn: c.datagramsIn,
+      datagramsOut: c.datagramsOut,
+      datagramsUnknownKey: c.datagramsUnknownKey,
+      datagramsBadTag: c.datagramsBadTag,
+      datagramsReplayed: c.datagramsReplayed,
       extraStreams: this.extraStreams,
     };
   }
@@ -643,14 +697,17 @@ export class QuicEndpoint {
       throw new HandshakeRejected(address, 'missing', 'local');
     }
     const serverId = verdict.nodeId;
-    const hello: Hello & { type: string } = {
-      type: 'shoal-hello',
-      cluster: this.cluster,
-      nodeId: this.nodeId,
-      address: this.address,
-      protocolVersion: TRANSPORT_PROTOCOL_VERSION,
-    };
-    conn.sendControl(encodeJson(hello));
+    const offer = this.newOffer(conn);
+    conn.sendControl(
+      encodeJson({
+        type: 'shoal-hello',
+        cluster: this.cluster,
+        nodeId: this.nodeId,
+        address: this.address,
+        protocolVersion: TRANSPORT_PROTOCOL_VERSION,
+        ...(offer ? { dgram: offerToJson(offer) } : {}),
+      }),
+    );
     const helloMs = Math.max(1, Math.min(this.opts.helloTimeoutMs, timeoutMs - (Date.now() - started)));
     let answerBytes: Uint8Array;
     const onAbort = () => void conn.shutdown(this.stopped ? 'endpoint-stopped' : 'dial-aborted');
@@ -698,6 +755,7 @@ export class QuicEndpoint {
       throw new EndpointStopped();
     }
     conn.admit(serverId, peerAddress);
+    if (offer) this.setUpDatagrams(conn, answer.dgram);
     this.admittedOut.add(conn);
     this.outboundTotal++;
     this.logger.debug({ peer: serverId, peerAddress, handshakeMs: handshakeDoneAt - started, helloMs: Date.now() - handshakeDoneAt }, 'outbound connection admitted');
@@ -886,9 +944,8 @@ export class QuicEndpoint {
       return refuse('bad-address');
     }
     if (peer.closed || this.stopped) return;
-    peer.admit(certId, hello.address);
-    this.admittedIn.add(peer);
-    this.inboundTotal++;
+    // Offer a key only to a peer that offered one (an older peer would not answer datagrams).
+    const offer = hello.dgram ? this.newOffer(peer) : undefined;
     peer.sendControl(
       encodeJson({
         type: 'shoal-hello-ack',
@@ -897,8 +954,13 @@ export class QuicEndpoint {
         nodeId: this.nodeId,
         address: this.address,
         protocolVersion: TRANSPORT_PROTOCOL_VERSION,
+        ...(offer ? { dgram: offerToJson(offer) } : {}),
       }),
     );
+    peer.admit(certId, hello.address);
+    if (offer) this.setUpDatagrams(peer, hello.dgram);
+    this.admittedIn.add(peer);
+    this.inboundTotal++;
     this.logger.debug({ peer: certId, peerAddress: hello.address, remote }, 'inbound connection admitted');
     for (const l of [...this.listeners]) {
       try {
@@ -907,6 +969,73 @@ export class QuicEndpoint {
         this.logger.error({ err: e }, "'connection' listener threw");
       }
     }
+  }
+
+  // ---- sealed datagrams (datagrams.ts) ----------------------------------------------
+
+  /**
+   * Puts our demultiplexer in front of js-quic on the shared dgram socket (guarded
+   * internals: QUICSocket's `socket` and `handleSocketMessage`). Without them, datagrams
+   * stay off and everything travels on streams.
+   */
+  private attachDatagrams(): void {
+    const internals = this.socket as unknown as { socket?: dgram.Socket; handleSocketMessage?: (msg: Buffer, rinfo: dgram.RemoteInfo) => unknown };
+    const socket = internals.socket;
+    const quicHandler = internals.handleSocketMessage;
+    if (!socket || typeof socket.listeners !== 'function' || typeof quicHandler !== 'function' || !socket.listeners('message').includes(quicHandler)) {
+      this.logger.warn('js-quic internals not as expected (QUICSocket.socket / handleSocketMessage): sealed datagrams are off');
+      return;
+    }
+    const demux = (msg: Buffer, rinfo: dgram.RemoteInfo): unknown => {
+      if (!isSealedDatagram(msg)) return quicHandler(msg, rinfo);
+      try {
+        this.onDatagram(msg);
+      } catch (e) {
+        this.logger.error({ err: e }, 'datagram handling failed');
+      }
+      return undefined;
+    };
+    socket.off('message', quicHandler);
+    socket.on('message', demux);
+    this.raw = { socket, demux, quicHandler };
+  }
+
+  /**
+   * A fresh receive key for one connection, routed to it at once (the peer may send
+   * datagrams as soon as it has read our hello; the connection holds them until
+   * admission). Undefined when datagrams are off.
+   */
+  private newOffer(conn: PeerConnection): DatagramKeyOffer | undefined {
+    if (!this.raw || conn.closed) return undefined;
+    let offer = newKeyOffer();
+    while (this.dgramRoutes.has(offer.id)) offer = newKeyOffer();
+    this.dgramRoutes.set(offer.id, { conn, opener: new DatagramOpener(offer) });
+    this.dgramKeyOf.set(conn, offer.id);
+    return offer;
+  }
+
+  /** After admission: seal what we send with the key the peer offered (if it did). */
+  private setUpDatagrams(conn: PeerConnection, theirs: DatagramKeyOffer | undefined): void {
+    const raw = this.raw;
+    if (!raw || !theirs) return;
+    const sealer = new DatagramSealer(theirs);
+    const to = parseAddress(conn.remoteAddress);
+    const onSent = (err: Error | null): void => {
+      if (err) this.counters.sendErrors++;
+    };
+    conn.enableDatagrams((payload) => raw.socket.send(sealer.seal(payload), to.port, to.host, onSent), this.opts.maxDatagramPayloadBytes);
+  }
+
+  private onDatagram(msg: Buffer): void {
+    const route = this.dgramRoutes.get(datagramKeyId(msg));
+    if (!route) {
+      this.counters.datagramsUnknownKey++;
+      return;
+    }
+    const payload = route.opener.open(msg);
+    if (payload === 'bad-tag') this.counters.datagramsBadTag++;
+    else if (payload === 'replay') this.counters.datagramsReplayed++;
+    else route.conn.receiveDatagram(payload);
   }
 
   // ---- shared helpers ------------------------------------------------------------
@@ -931,6 +1060,11 @@ export class QuicEndpoint {
 
   private onConnectionClosed(conn: PeerConnection, reason: CloseReason): void {
     this.live.delete(conn);
+    const keyId = this.dgramKeyOf.get(conn);
+    if (keyId !== undefined) {
+      this.dgramKeyOf.delete(conn);
+      this.dgramRoutes.delete(keyId);
+    }
     const wasAdmitted = this.admittedIn.delete(conn) || this.admittedOut.delete(conn);
     if (wasAdmitted && !this.stopped) this.logger.debug({ peer: conn.peerId, reason }, 'connection closed');
   }
@@ -978,6 +1112,12 @@ export class QuicEndpoint {
     } catch (e) {
       this.logger.warn({ err: errMessage(e) }, 'stopping the QUIC server failed');
     }
+    if (this.raw) {
+      this.raw.socket.off('message', this.raw.demux);
+      this.raw = undefined;
+    }
+    this.dgramRoutes.clear();
+    this.dgramKeyOf.clear();
     try {
       await this.socket.stop({ force: true });
     } catch (e) {

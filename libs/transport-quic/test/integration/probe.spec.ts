@@ -47,7 +47,9 @@ describe('probe over real QUIC', () => {
       expect(s.swim.received.ping).toBeGreaterThanOrEqual(5);
       expect(s.runtime.indirectAcks).toBe(0);
       expect(s.runtime.malformed + s.runtime.spoofed + s.runtime.sendFailures).toBe(0);
-      expect(s.endpoint.framesIn).toBeGreaterThan(0);
+      // Probes travel as sealed datagrams (the default); the join's push-pull as frames.
+      expect(s.endpoint.datagramsIn).toBeGreaterThanOrEqual(10);
+      expect(s.endpoint.datagramsUnknownKey + s.endpoint.datagramsBadTag + s.endpoint.datagramsReplayed).toBe(0);
     }
     // Round trips over QUIC on loopback take milliseconds: the median is far below the probe
     // timeout (single samples may not be, on a busy shared machine).
