@@ -6,6 +6,7 @@ export * from './tls/files.js';
 export { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
 export * from './peer-connection.js';
 export * from './quic-endpoint.js';
+export * from './datagrams.js';
 export { runCertsCli, CERTS_USAGE, type CertsCliIo } from './certs-cli.js';
 export {
   ConnectionPool,

@@ -1019,7 +1019,13 @@ export class QuicEndpoint {
     const raw = this.raw;
     if (!raw || !theirs) return;
     const sealer = new DatagramSealer(theirs);
-    const to = parseAddress(conn.remoteAddress);
+    let to: ParsedAddress;
+    try {
+      to = parseAddress(conn.remoteAddress);
+    } catch (e) {
+      this.logger.warn({ peer: conn.peerId, remote: conn.remoteAddress, err: errMessage(e) }, 'cannot send datagrams to this address: messages stay on the stream');
+      return;
+    }
     const onSent = (err: Error | null): void => {
       if (err) this.counters.sendErrors++;
     };

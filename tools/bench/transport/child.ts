@@ -200,9 +200,10 @@ function sample(opts: { gc?: boolean }): ChildSample {
 async function startCluster(m: Extract<ParentMessage, { type: 'start-nodes' }>): Promise<string[]> {
   const addresses: string[] = [];
   for (const n of m.nodes) {
-    if (m.transport === 'udp') {
+    if (m.transport === 'udp' || m.transport === 'udp-sealed') {
       const seeds = m.seeds.length ? m.seeds : addresses.slice(0, 1);
-      const u = await UdpCoreNode.start({ id: n.id, seeds, preset: m.preset as PresetName, config: m.config as Partial<ShoalConfig>, clock: preciseClock() });
+      const sealed = m.transport === 'udp-sealed';
+      const u = await UdpCoreNode.start({ id: n.id, seeds, preset: m.preset as PresetName, config: m.config as Partial<ShoalConfig>, clock: preciseClock(), sealed });
       udpNodes.push(u);
       addresses.push(u.address);
       continue;
@@ -230,7 +231,7 @@ async function startCluster(m: Extract<ParentMessage, { type: 'start-nodes' }>):
   return addresses;
 }
 
-async function startEndpoint(id: string, cluster: string, tls: TlsMaterial, ep: Record<string, number> | undefined): Promise<string> {
+async function startEndpoint(id: string, cluster: string, tls: TlsMaterial, ep: Record<string, number | boolean> | undefined): Promise<string> {
   endpoint = await QuicEndpoint.start({ ...ep, nodeId: id, cluster, bindHost: '127.0.0.1', bindPort: 0, tls, logger });
   endpoint.on('connection', (c: PeerConnection) => {
     track(c);

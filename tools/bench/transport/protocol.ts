@@ -14,13 +14,13 @@ export type ParentMessage = { seq: number } & (
       preset: string;
       config?: Record<string, unknown>;
       pool?: Record<string, number>;
-      endpoint?: Record<string, number>;
+      endpoint?: Record<string, number | boolean>;
       seeds: string[];
       nodes: { id: string; tls: TlsMaterial }[];
       /** 'udp': the reference node (udp-core-node.ts) instead of a NodeRuntime over QUIC. */
-      transport?: 'quic' | 'udp';
+      transport?: 'quic' | 'udp' | 'udp-sealed';
     }
-  | { type: 'start-endpoint'; id: string; cluster: string; tls: TlsMaterial; endpoint?: Record<string, number> }
+  | { type: 'start-endpoint'; id: string; cluster: string; tls: TlsMaterial; endpoint?: Record<string, number | boolean> }
   | { type: 'sample'; gc?: boolean }
   | { type: 'dial-bench'; target: string; n: number }
   | { type: 'hold'; target: string; n: number }

@@ -6,7 +6,13 @@
  * a Node process cost on this machine with the cheapest possible transport: the floor any
  * transport built on Node sits on. Nothing here authenticates or retransmits; never use
  * it outside the benchmark.
+ *
+ * `sealed`: every datagram is sealed with ChaCha20-Poly1305 (node:crypto) under one
+ * fixed benchmark key, with a 12-byte nonce (a random per-node prefix + a counter) — the
+ * per-datagram cost of authenticated datagrams, for comparison only (no key exchange, no
+ * replay window).
  */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { decode, encode, resolveConfig, SwimNode, type Clock, type Effect, type Member, type MemberQuery, type PresetName, type ShoalConfig, type SwimStats } from '@shoal/core';
 
@@ -19,6 +25,24 @@ export interface UdpCoreNodeOptions {
   preset: PresetName;
   config?: Partial<ShoalConfig>;
   clock: Clock;
+  sealed?: boolean;
+}
+
+const BENCH_KEY = Buffer.alloc(32, 7);
+const NONCE = 12;
+const TAG = 16;
+
+/** nonce ‖ ciphertext ‖ tag. */
+function seal(plain: Uint8Array, nonce: Buffer): Buffer {
+  const c = createCipheriv('chacha20-poly1305', BENCH_KEY, nonce, { authTagLength: TAG });
+  return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()]);
+}
+
+function open(box: Buffer): Buffer {
+  if (box.length < NONCE + TAG) throw new Error('short datagram');
+  const d = createDecipheriv('chacha20-poly1305', BENCH_KEY, box.subarray(0, NONCE), { authTagLength: TAG });
+  d.setAuthTag(box.subarray(box.length - TAG));
+  return Buffer.concat([d.update(box.subarray(NONCE, box.length - TAG)), d.final()]);
 }
 
 export class UdpCoreNode {
@@ -30,17 +54,20 @@ export class UdpCoreNode {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private running = true;
+  private readonly nonce = Buffer.concat([randomBytes(4), Buffer.alloc(8)]);
+  private sent = 0n;
 
   private constructor(
     private readonly socket: dgram.Socket,
     private readonly core: SwimNode,
     private readonly clock: Clock,
+    private readonly sealed: boolean,
   ) {
     this.id = core.self().id;
     socket.on('message', (bytes) => {
       let message;
       try {
-        message = decode(bytes);
+        message = decode(sealed ? open(bytes) : bytes);
       } catch {
         this.malformed++;
         return;
@@ -66,7 +93,7 @@ export class UdpCoreNode {
       clock: opts.clock,
       random: { next: () => Math.random() },
     });
-    const node = new UdpCoreNode(socket, core, opts.clock);
+    const node = new UdpCoreNode(socket, core, opts.clock, opts.sealed ?? false);
     node.run(() => core.start());
     if (opts.seeds.length) node.run(() => core.join(opts.seeds));
     return node;
@@ -100,7 +127,12 @@ export class UdpCoreNode {
     if (!this.running) return;
     for (const effect of call()) {
       if (effect.kind !== 'send') continue;
-      const bytes = encode(effect.message);
+      const plain = encode(effect.message);
+      let bytes: Uint8Array = plain;
+      if (this.sealed) {
+        this.nonce.writeBigUInt64BE(++this.sent, 4);
+        bytes = seal(plain, this.nonce);
+      }
       const colon = effect.to.lastIndexOf(':');
       this.messagesOut++;
       this.bytesOut += bytes.byteLength;
