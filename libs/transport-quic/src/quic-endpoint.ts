@@ -80,7 +80,7 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 2000;
  * the idle timeout is how long a dead or restarted peer's connection lingers (writes
  * to it only buffer, they never fail). SWIM's own probe timeouts decide failure; these
  * only reclaim dead connections. The smaller idle timeout of the two sides wins.
- * Defaults: keep-alive off and a 60 s idle timeout, above the pool's 30 s idle close, so
+ * Defaults with datagrams off: keep-alive off and a 60 s idle timeout, above the pool's 30 s idle close, so
  * the pool (not QUIC) retires quiet connections and the runtime closes dead peers' ones
  * on probe timeouts. Measured in a 20-node lan cluster (tools/bench/transport): a 2 s
  * keep-alive cost 2.56 % CPU and 1,103 B/s per node, keep-alive off 0.84 % and 285 B/s.
@@ -461,7 +461,7 @@ export class QuicEndpoint {
   private readonly stopController = new AbortController();
   private stopPromise: Promise<void> | undefined;
   /** The dgram socket under js-quic and our demultiplexer on it (undefined: datagrams off). */
-  private raw: { socket: dgram.Socket; demux: (msg: Buffer, rinfo: dgram.RemoteInfo) => void; quicHandler: (msg: Buffer, rinfo: dgram.RemoteInfo) => unknown } | undefined;
+  private raw: { socket: dgram.Socket; demux: (msg: Buffer, rinfo: dgram.RemoteInfo) => unknown } | undefined;
   /** Our receive key id → the connection it belongs to and its opener. */
   private readonly dgramRoutes = new Map<number, { conn: PeerConnection; opener: DatagramOpener }>();
   private readonly dgramKeyOf = new Map<PeerConnection, number>();
@@ -997,7 +997,7 @@ export class QuicEndpoint {
     };
     socket.off('message', quicHandler);
     socket.on('message', demux);
-    this.raw = { socket, demux, quicHandler };
+    this.raw = { socket, demux };
   }
 
   /**
