@@ -57,6 +57,7 @@ import {
   type ConnectionPoolOptions,
   type PoolStats,
 } from './connection-pool.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { InvalidOptionError } from './errors.js';
 import { QuicEndpoint, type EndpointFaults, type QuicEndpointOptions } from './quic-endpoint.js';
 import type { PeerConnection, PeerDirection } from './peer-connection.js';
@@ -161,16 +162,6 @@ export interface NodeRuntimeStats {
 /** Member events held for the first 'member' listener (see emitMember). */
 const EARLY_EVENTS_MAX = 256;
 
-/**
- * Added to every core deadline when the runtime arms its timer. Node starts a timer from the
- * event loop's cached time, which lags real time by however long the current callback has
- * run (a datagram's handling takes a few ms on a cold VM): without slack the timer fires
- * that much before the core's deadline, the core finds nothing due, and the node wakes a
- * second time 1 ms later. Each wake-up costs ~0.5-1 ms of CPU here, so the slack is worth
- * a few ms of lateness on deadlines measured in hundreds of ms.
- */
-const TIMER_SLACK_MS = 4;
-
 const realClock: Clock = { now: () => Date.now() };
 const mathRandom: Random = { next: () => Math.random() };
 
@@ -208,8 +199,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   readonly config: ShoalConfig;
   private readonly core: SwimNode;
   private readonly pool: ConnectionPool<PeerConnection>;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer: DeadlineTimer;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private stopPromise: Promise<void> | undefined;
   private readonly counters: Omit<RuntimeCounters, 'pendingSends' | 'sendFailuresBy'> = {
@@ -250,6 +240,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     this.seeds = opts.seeds ?? [];
     this.limits = resolveRuntimeLimits(opts);
     this.clock = opts.clock ?? realClock;
+    this.timer = new DeadlineTimer(this.clock, () => this.run(() => this.core.tick()));
     this.core = new SwimNode({
       id: opts.id,
       address: endpoint.address,
@@ -394,8 +385,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     if (!this.stopPromise) {
       this.state = 'stopping';
       this.stopPromise = (async () => {
-        if (this.timer) clearTimeout(this.timer);
-        this.timer = undefined;
+        this.timer.cancel();
         this.core.stop();
         this.pendingSends.clear();
         this.pendingTotal = 0;
@@ -645,23 +635,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   }
 
   private arm(): void {
-    if (this.state !== 'running') return;
-    const at = this.core.nextWakeAt();
-    if (at === undefined) return;
-    // Never moved later: Node wakes at a cleared timer's time anyway (it does not
-    // re-arm its loop timer on clearTimeout), so an early timer that finds nothing due
-    // costs no more than clearing it would, and re-arming on every message costs more.
-    if (this.timer && at >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        this.run(() => this.core.tick());
-      },
-      Math.max(0, Math.ceil(at - this.clock.now())) + TIMER_SLACK_MS,
-    );
+    if (this.state === 'running') this.timer.arm(this.core.nextWakeAt());
   }
 
   private transmit(conn: PeerConnection, bytes: Uint8Array): void {

@@ -345,6 +345,29 @@ describe('QuicEndpoint: sealed datagrams', () => {
     return { sent, restore: () => void (dgram.Socket.prototype.send = orig) };
   }
 
+  /** Sends `text` on `out`, waits until `arrived()`, and returns the sealed datagram that carried it. */
+  async function sealedCopyOf(out: PeerConnection, text: string, arrived: () => boolean): Promise<Buffer> {
+    const rec = recordSends();
+    try {
+      out.send(enc.encode(text));
+      await waitFor(arrived, 3000, `"${text}" to arrive`);
+    } finally {
+      rec.restore();
+    }
+    return rec.sent.find((d) => d[0] === 0x1d)!;
+  }
+
+  /** Sends raw datagrams to an endpoint's address from a socket of their own, in order. */
+  async function sendRaw(to: string, datagrams: Buffer[]): Promise<void> {
+    const { host, port } = parseAddress(to);
+    const attacker = dgram.createSocket('udp4');
+    try {
+      for (const d of datagrams) await new Promise<void>((r) => attacker.send(d, port, host, () => r()));
+    } finally {
+      attacker.close();
+    }
+  }
+
   async function connectedPair() {
     const cluster = await makeCluster();
     const a = await start('node-a', await cluster.tls('node-a'));
@@ -383,34 +406,17 @@ describe('QuicEndpoint: sealed datagrams', () => {
     const { a, b, out, inb } = await connectedPair();
     const got: string[] = [];
     inb.on('message', (m) => got.push(dec.decode(m)));
-    const rec = recordSends();
-    try {
-      out.send(enc.encode('first'));
-      await waitFor(() => got.length === 1, 3000, 'first datagram');
-    } finally {
-      rec.restore();
-    }
-    const real = rec.sent.find((d) => d[0] === 0x1d)!;
-    const { host, port } = parseAddress(b.address);
-    const attacker = dgram.createSocket('udp4');
-    try {
-      const fire = (d: Buffer) => new Promise<void>((r) => attacker.send(d, port, host, () => r()));
-      await fire(real); // replayed as is
-      const tampered = Buffer.from(real);
-      tampered.writeBigUInt64BE(2n, 5); // a fresh counter (authenticated data): the tag no longer matches
-      await fire(tampered);
-      const otherKey = Buffer.from(real);
-      otherKey.writeUInt32BE((otherKey.readUInt32BE(1) + 1) >>> 0, 1);
-      await fire(otherKey);
-      const forged = Buffer.concat([Buffer.from([0x1d]), real.subarray(1, 5), Buffer.alloc(8, 0xff), Buffer.alloc(40, 1)]);
-      await fire(forged); // right key id, unseen counter, no valid tag
-      await waitFor(() => {
-        const s = b.stats();
-        return s.datagramsReplayed === 1 && s.datagramsBadTag === 2 && s.datagramsUnknownKey === 1;
-      }, 3000, 'four bad datagrams counted');
-    } finally {
-      attacker.close();
-    }
+    const real = await sealedCopyOf(out, 'first', () => got.length === 1);
+    const tampered = Buffer.from(real);
+    tampered.writeBigUInt64BE(2n, 5); // a fresh counter (authenticated data): the tag no longer matches
+    const otherKey = Buffer.from(real);
+    otherKey.writeUInt32BE((otherKey.readUInt32BE(1) + 1) >>> 0, 1);
+    const forged = Buffer.concat([Buffer.from([0x1d]), real.subarray(1, 5), Buffer.alloc(8, 0xff), Buffer.alloc(40, 1)]); // right key id, unseen counter, no valid tag
+    await sendRaw(b.address, [real /* replayed as is */, tampered, otherKey, forged]);
+    await waitFor(() => {
+      const s = b.stats();
+      return s.datagramsReplayed === 1 && s.datagramsBadTag === 2 && s.datagramsUnknownKey === 1;
+    }, 3000, 'four bad datagrams counted');
     expect(got).toEqual(['first']);
     out.send(enc.encode('second'));
     await waitFor(() => got.length === 2, 3000, 'the next real datagram');
@@ -430,26 +436,13 @@ describe('QuicEndpoint: sealed datagrams', () => {
     out.send(enc.encode('open'));
     await waitFor(() => got.length === 1, 3000, 'datagram after unblocking');
     expect(got).toEqual(['open']);
-    const rec = recordSends();
-    try {
-      out.send(enc.encode('again'));
-      await waitFor(() => got.length === 2, 3000, 'second datagram');
-    } finally {
-      rec.restore();
-    }
-    const real = rec.sent.find((d) => d[0] === 0x1d)!;
+    const real = await sealedCopyOf(out, 'again', () => got.length === 2);
     await inb.close();
     await waitFor(() => out.closed, 3000, 'the dialer to see the close');
-    const { host, port } = parseAddress(b.address);
-    const attacker = dgram.createSocket('udp4');
-    try {
-      const again = Buffer.from(real);
-      again.writeBigUInt64BE(again.readBigUInt64BE(5) + 1n, 5); // would be fresh, but the key is gone
-      await new Promise<void>((r) => attacker.send(again, port, host, () => r()));
-      await waitFor(() => b.stats().datagramsUnknownKey === 1, 3000, 'a datagram for a closed connection counted');
-    } finally {
-      attacker.close();
-    }
+    const again = Buffer.from(real);
+    again.writeBigUInt64BE(again.readBigUInt64BE(5) + 1n, 5); // would be fresh, but the key is gone
+    await sendRaw(b.address, [again]);
+    await waitFor(() => b.stats().datagramsUnknownKey === 1, 3000, 'a datagram for a closed connection counted');
   });
 
   it('an endpoint with datagrams off and one with them on talk on the stream only', async () => {

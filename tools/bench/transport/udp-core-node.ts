@@ -7,17 +7,16 @@
  * transport built on Node sits on. Nothing here authenticates or retransmits; never use
  * it outside the benchmark.
  *
- * `sealed`: every datagram is sealed with ChaCha20-Poly1305 (node:crypto) under one
- * fixed benchmark key, with a 12-byte nonce (a random per-node prefix + a counter) — the
- * per-datagram cost of authenticated datagrams, for comparison only (no key exchange, no
- * replay window).
+ * `sealed`: every datagram is sealed and opened with the transport's own DatagramSealer /
+ * DatagramOpener (datagrams.ts: ChaCha20-Poly1305, replay window) — the per-datagram cost of
+ * sealed datagrams without QUIC, for comparison only. No key exchange: each node seals with
+ * a key derived from its own random key id (SHA-256 of it), which every receiver derives
+ * again from the datagram's header.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { decode, encode, resolveConfig, SwimNode, type Clock, type Effect, type Member, type MemberQuery, type PresetName, type ShoalConfig, type SwimStats } from '@shoal/core';
-
-/** Same slack as NodeRuntime's timer (Node starts timers from the loop's cached time). */
-const TIMER_SLACK_MS = 4;
+import { DatagramOpener, DatagramSealer, DeadlineTimer, datagramKeyId, isSealedDatagram, newKeyOffer, type DatagramKeyOffer } from '@shoal/transport-quic';
 
 export interface UdpCoreNodeOptions {
   id: string;
@@ -28,21 +27,24 @@ export interface UdpCoreNodeOptions {
   sealed?: boolean;
 }
 
-const BENCH_KEY = Buffer.alloc(32, 7);
-const NONCE = 12;
-const TAG = 16;
-
-/** nonce ‖ ciphertext ‖ tag. */
-function seal(plain: Uint8Array, nonce: Buffer): Buffer {
-  const c = createCipheriv('chacha20-poly1305', BENCH_KEY, nonce, { authTagLength: TAG });
-  return Buffer.concat([nonce, c.update(plain), c.final(), c.getAuthTag()]);
+/** The benchmark's stand-in for a key exchange: a key id's key is the SHA-256 of the id. */
+function benchOffer(id: number): DatagramKeyOffer {
+  return { id, key: createHash('sha256').update(String(id)).digest() };
 }
 
-function open(box: Buffer): Buffer {
-  if (box.length < NONCE + TAG) throw new Error('short datagram');
-  const d = createDecipheriv('chacha20-poly1305', BENCH_KEY, box.subarray(0, NONCE), { authTagLength: TAG });
-  d.setAuthTag(box.subarray(box.length - TAG));
-  return Buffer.concat([d.update(box.subarray(NONCE, box.length - TAG)), d.final()]);
+/** Opens datagrams from any sender, one opener (and replay window) per sender key id. */
+class BenchOpeners {
+  private readonly byKey = new Map<number, DatagramOpener>();
+
+  open(b: Uint8Array): Uint8Array {
+    if (!isSealedDatagram(b)) throw new Error('not a sealed datagram');
+    const id = datagramKeyId(b);
+    let opener = this.byKey.get(id);
+    if (!opener) this.byKey.set(id, (opener = new DatagramOpener(benchOffer(id))));
+    const payload = opener.open(b);
+    if (typeof payload === 'string') throw new Error(payload);
+    return payload;
+  }
 }
 
 export class UdpCoreNode {
@@ -51,23 +53,27 @@ export class UdpCoreNode {
   messagesOut = 0;
   bytesOut = 0;
   malformed = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer: DeadlineTimer;
   private running = true;
-  private readonly nonce = Buffer.concat([randomBytes(4), Buffer.alloc(8)]);
-  private sent = 0n;
+  private readonly sealer: DatagramSealer | undefined;
+  private readonly openers: BenchOpeners | undefined;
 
   private constructor(
     private readonly socket: dgram.Socket,
     private readonly core: SwimNode,
-    private readonly clock: Clock,
-    private readonly sealed: boolean,
+    clock: Clock,
+    sealed: boolean,
   ) {
     this.id = core.self().id;
+    this.timer = new DeadlineTimer(clock, () => this.run(() => this.core.tick()));
+    if (sealed) {
+      this.sealer = new DatagramSealer(benchOffer(newKeyOffer().id));
+      this.openers = new BenchOpeners();
+    }
     socket.on('message', (bytes) => {
       let message;
       try {
-        message = decode(sealed ? open(bytes) : bytes);
+        message = decode(this.openers ? this.openers.open(bytes) : bytes);
       } catch {
         this.malformed++;
         return;
@@ -118,7 +124,7 @@ export class UdpCoreNode {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer.cancel();
     this.core.stop();
     await new Promise<void>((r) => this.socket.close(() => r()));
   }
@@ -128,32 +134,12 @@ export class UdpCoreNode {
     for (const effect of call()) {
       if (effect.kind !== 'send') continue;
       const plain = encode(effect.message);
-      let bytes: Uint8Array = plain;
-      if (this.sealed) {
-        this.nonce.writeBigUInt64BE(++this.sent, 4);
-        bytes = seal(plain, this.nonce);
-      }
+      const bytes = this.sealer ? this.sealer.seal(plain) : plain;
       const colon = effect.to.lastIndexOf(':');
       this.messagesOut++;
       this.bytesOut += bytes.byteLength;
       this.socket.send(bytes, Number(effect.to.slice(colon + 1)), effect.to.slice(0, colon));
     }
-    this.arm();
-  }
-
-  /** NodeRuntime's policy: one timer, never moved later. */
-  private arm(): void {
-    const at = this.core.nextWakeAt();
-    if (!this.running || at === undefined || (this.timer && at >= this.timerAt)) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        this.run(() => this.core.tick());
-      },
-      Math.max(0, Math.ceil(at - this.clock.now())) + TIMER_SLACK_MS,
-    );
+    if (this.running) this.timer.arm(this.core.nextWakeAt()); // NodeRuntime's timer policy
   }
 }
