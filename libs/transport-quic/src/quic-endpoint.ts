@@ -14,7 +14,8 @@
  *
  * Robustness: every js-quic event handler catches its own exceptions (an exception in
  * one becomes an uncaught exception); bad frames close only their connection; random
- * UDP datagrams are ignored by js-quic's packet parser. Refusals are counted and logged
+ * UDP datagrams are ignored by js-quic's packet parser, and those that pass it and fail
+ * inside js-quic are caught and counted (`packetErrors`). Refusals are counted and logged
  * once per (peer address, reason).
  *
  * Sealed datagrams (datagrams.ts, option `datagrams`, on by default): each side's hello
@@ -155,6 +156,8 @@ export interface QuicEndpointStats extends TransportCounters {
   dialFailures: number;
   /** Extra streams a peer opened on an admitted connection (refused). */
   extraStreams: number;
+  /** Datagrams js-quic's packet handler failed on (garbage that passed its parser); dropped. */
+  packetErrors: number;
 }
 
 export interface EndpointFaults {
@@ -460,8 +463,10 @@ export class QuicEndpoint {
   private readonly listeners = new Set<EndpointEvents['connection']>();
   private readonly stopController = new AbortController();
   private stopPromise: Promise<void> | undefined;
-  /** The dgram socket under js-quic and our demultiplexer on it (undefined: datagrams off). */
-  private raw: { socket: dgram.Socket; demux: (msg: Buffer, rinfo: dgram.RemoteInfo) => unknown } | undefined;
+  /** The dgram socket under js-quic and our listener on it; `datagrams`: sealed datagrams are on. */
+  private raw: { socket: dgram.Socket; listener: (msg: Buffer, rinfo: dgram.RemoteInfo) => void; datagrams: boolean } | undefined;
+  /** Datagrams js-quic's packet handler failed on (dropped). */
+  private packetErrors = 0;
   /** Our receive key id → the connection it belongs to and its opener. */
   private readonly dgramRoutes = new Map<number, { conn: PeerConnection; opener: DatagramOpener }>();
   private readonly dgramKeyOf = new Map<PeerConnection, number>();
@@ -541,7 +546,7 @@ export class QuicEndpoint {
       });
       endpoint = new QuicEndpoint({ opts, logger, quicLogger, socket, server, address });
       endpoint.attachServer();
-      if (opts.datagrams) endpoint.attachDatagrams();
+      endpoint.attachSocketListener();
       await server.start();
       logger.info({ address, bound: formatAddress(socket.host, socket.port), cluster: opts.cluster }, 'QUIC endpoint started');
       return endpoint;
@@ -606,6 +611,7 @@ export class QuicEndpoint {
       datagramsBadTag: c.datagramsBadTag,
       datagramsReplayed: c.datagramsReplayed,
       extraStreams: this.extraStreams,
+      packetErrors: this.packetErrors,
     };
   }
 
@@ -974,30 +980,47 @@ export class QuicEndpoint {
   // ---- sealed datagrams (datagrams.ts) ----------------------------------------------
 
   /**
-   * Puts our demultiplexer in front of js-quic on the shared dgram socket (guarded
-   * internals: QUICSocket's `socket` and `handleSocketMessage`). Without them, datagrams
-   * stay off and everything travels on streams.
+   * Puts our listener in front of js-quic on the shared dgram socket (guarded internals:
+   * QUICSocket's `socket` and `handleSocketMessage`). It keeps our sealed datagrams (when
+   * datagrams are on) and hands every other datagram to js-quic, catching what js-quic's
+   * handler rejects with: some garbage packets pass its parser and then fail inside it
+   * (a 0-RTT packet has no token: TypeError), and a rejection nobody handles would end a
+   * process that has no 'unhandledRejection' handler. Without the internals, datagrams
+   * stay off and js-quic keeps the socket to itself.
    */
-  private attachDatagrams(): void {
+  private attachSocketListener(): void {
     const internals = this.socket as unknown as { socket?: dgram.Socket; handleSocketMessage?: (msg: Buffer, rinfo: dgram.RemoteInfo) => unknown };
     const socket = internals.socket;
     const quicHandler = internals.handleSocketMessage;
     if (!socket || typeof socket.listeners !== 'function' || typeof quicHandler !== 'function' || !socket.listeners('message').includes(quicHandler)) {
-      this.logger.warn('js-quic internals not as expected (QUICSocket.socket / handleSocketMessage): sealed datagrams are off');
+      this.logger.warn('js-quic internals not as expected (QUICSocket.socket / handleSocketMessage): sealed datagrams are off, js-quic packet errors are not caught');
       return;
     }
-    const demux = (msg: Buffer, rinfo: dgram.RemoteInfo): unknown => {
-      if (!isSealedDatagram(msg)) return quicHandler(msg, rinfo);
-      try {
-        this.onDatagram(msg);
-      } catch (e) {
-        this.logger.error({ err: e }, 'datagram handling failed');
+    const datagrams = this.opts.datagrams;
+    const onQuicError = (e: unknown, rinfo: dgram.RemoteInfo): void => {
+      this.packetErrors++;
+      this.logger.debug({ remote: formatAddress(rinfo.address, rinfo.port), err: errMessage(e) }, 'js-quic failed on a datagram: dropped');
+    };
+    const listener = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+      if (datagrams && isSealedDatagram(msg)) {
+        try {
+          this.onDatagram(msg);
+        } catch (e) {
+          this.logger.error({ err: e }, 'datagram handling failed');
+        }
+        return;
       }
-      return undefined;
+      try {
+        const handled = quicHandler(msg, rinfo) as PromiseLike<unknown> | undefined;
+        // Duck-typed: the promise may come from another realm (a test sandbox).
+        if (handled && typeof handled.then === 'function') handled.then(undefined, (e: unknown) => onQuicError(e, rinfo));
+      } catch (e) {
+        onQuicError(e, rinfo);
+      }
     };
     socket.off('message', quicHandler);
-    socket.on('message', demux);
-    this.raw = { socket, demux };
+    socket.on('message', listener);
+    this.raw = { socket, listener, datagrams };
   }
 
   /**
@@ -1006,7 +1029,7 @@ export class QuicEndpoint {
    * admission). Undefined when datagrams are off.
    */
   private newOffer(conn: PeerConnection): DatagramKeyOffer | undefined {
-    if (!this.raw || conn.closed) return undefined;
+    if (!this.raw?.datagrams || conn.closed) return undefined;
     let offer = newKeyOffer();
     while (this.dgramRoutes.has(offer.id)) offer = newKeyOffer();
     this.dgramRoutes.set(offer.id, { conn, opener: new DatagramOpener(offer) });
@@ -1017,7 +1040,7 @@ export class QuicEndpoint {
   /** After admission: seal what we send with the key the peer offered (if it did). */
   private setUpDatagrams(conn: PeerConnection, theirs: DatagramKeyOffer | undefined): void {
     const raw = this.raw;
-    if (!raw || !theirs) return;
+    if (!raw?.datagrams || !theirs) return;
     const sealer = new DatagramSealer(theirs);
     let to: ParsedAddress;
     try {
@@ -1119,7 +1142,7 @@ export class QuicEndpoint {
       this.logger.warn({ err: errMessage(e) }, 'stopping the QUIC server failed');
     }
     if (this.raw) {
-      this.raw.socket.off('message', this.raw.demux);
+      this.raw.socket.off('message', this.raw.listener);
       this.raw = undefined;
     }
     this.dgramRoutes.clear();
