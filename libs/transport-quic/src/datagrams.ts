@@ -22,8 +22,8 @@
  * receiver drops (and counts) a datagram whose key id it does not know, whose tag does not
  * verify, or whose counter it has seen or is older than the 64-counter replay window. The
  * marker has the QUIC "fixed bit" (0x40) clear, so no QUIC packet is ever taken for a
- * sealed datagram; the endpoint hands every other datagram to js-quic unchanged. Keys live
- * as long as their connection: closing it forgets them both ways.
+ * sealed datagram; the endpoint hands every other datagram to js-quic unchanged. The
+ * endpoint keeps a peer's keys after their connection closed (datagram-keyring.ts).
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
 

@@ -7,6 +7,7 @@ export { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
 export * from './peer-connection.js';
 export * from './quic-endpoint.js';
 export * from './datagrams.js';
+export { DatagramKeyring, KEPT_CLOSED_RECEIVE_KEYS, type DatagramPeer, type DatagramRoute, type DatagramKeyringOptions } from './datagram-keyring.js';
 export * from './deadline-timer.js';
 export { runCertsCli, CERTS_USAGE, type CertsCliIo } from './certs-cli.js';
 export {

@@ -127,6 +127,31 @@ describe('NodeRuntime sends', () => {
     await until(() => a.member('b')?.state === 'alive' && b.member('a')?.state === 'alive' && a.stats().swim.probeSuccesses > before.swim.probeSuccesses, 10_000, 'a and b alive again');
   }, 30_000);
 
+  it('with a pool smaller than the cluster, probes to members whose connection was closed go as datagrams under the kept keys: no dial per probe', async () => {
+    const config = { pushPullIntervalMs: 60_000 };
+    const b = await node('b', { config });
+    const c = await node('c', { config, seeds: [b.address] });
+    const d = await node('d', { config, seeds: [b.address] });
+    const a = await node('a', { config, seeds: [b.address], pool: { ...FAST_POOL, maxTotal: 1 } });
+    const all = [a, b, c, d];
+    await until(() => all.every((n) => all.every((m) => n.member(m.id)?.state === 'alive')), 10_000, 'all four alive everywhere');
+    // Once a has had a connection to each (its first probes, their probes of it), its keys cover them all.
+    await until(() => a.stats().endpoint.datagramPeers === 3, 10_000, 'a to hold keys for b, c and d');
+    const before = a.stats();
+    let maxOpen = 0;
+    await until(() => {
+      maxOpen = Math.max(maxOpen, a.connections().length);
+      return a.stats().swim.probeSuccesses >= before.swim.probeSuccesses + 12;
+    }, 15_000, 'twelve more probes by a');
+    const after = a.stats();
+    expect(maxOpen).toBeLessThanOrEqual(1);
+    // Twelve probes over three members with one connection slot: without the kept keys most would dial.
+    expect(after.pool.dials - before.pool.dials).toBeLessThanOrEqual(1);
+    expect(after.endpoint.datagramsOutUnconnected - before.endpoint.datagramsOutUnconnected).toBeGreaterThanOrEqual(8);
+    expect(after.swim.probeFailures - before.swim.probeFailures).toBe(0);
+    expect(after.swim.suspicions).toBe(0);
+  }, 40_000);
+
   it('two nodes dialing each other at once keep the one connection the smaller id dialed', async () => {
     const a = await node('a');
     const b = await node('b');

@@ -68,6 +68,8 @@ export const DEFAULT_MAX_PENDING_SENDS_PER_PEER = 64;
 export const DEFAULT_MAX_PENDING_SENDS = 1024;
 /** How many peer addresses the runtime remembers its last ping time for (oldest forgotten first). */
 const MAX_PING_TRACKED = 4096;
+/** Peer addresses whose last message time is kept (oldest dropped first). */
+const MAX_HEARD_TRACKED = 4096;
 
 export interface NodeRuntimeOptions {
   id: string;
@@ -112,6 +114,8 @@ export interface RuntimeCounters {
   indirectAcks: number;
   /** Connections closed because a probe timed out or the member was reported suspect or failed. */
   peerCloses: number;
+  /** Peers whose kept datagram keys were dropped for the same reasons (the next message dials and re-keys). */
+  datagramKeysForgotten: number;
   /** Messages now held while their connection is being dialed. */
   pendingSends: number;
   /** Longest time (ms) a message waited for its connection, since start. */
@@ -212,6 +216,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     spoofed: 0,
     indirectAcks: 0,
     peerCloses: 0,
+    datagramKeysForgotten: 0,
     maxSendWaitMs: 0,
   };
   private readonly failuresBy: SendFailureCounts = { unreachable: 0, dialTimeout: 0, dialFailed: 0, exhausted: 0, queueFull: 0, encode: 0, other: 0 };
@@ -224,6 +229,8 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   private pendingTotal = 0;
   /** Time of the last frame received on each connection. */
   private readonly lastHeard = new WeakMap<PeerConnection, number>();
+  /** Time of the last message from each peer address, on any path (insertion order = oldest first). */
+  private readonly heardFrom = new Map<string, number>();
   /** Time of our last ping to each address (insertion order = oldest first). */
   private readonly lastPing = new Map<string, number>();
 
@@ -263,6 +270,8 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       const policy = conn.peerId < this.id ? 'prefer-inbound' : 'keep-outbound';
       if (!this.pool.addInbound(conn, policy)) this.log?.debug({ peer: conn.peerAddress, policy }, 'inbound connection refused by the pool');
     });
+    // Datagrams from peers whose connection the pool has closed (their keys are kept).
+    endpoint.on('datagram', (payload, from) => this.onMessage(payload, from.peerId, from.peerAddress, undefined));
   }
 
   /** Binds the endpoint, starts the protocol and joins the seeds (in the background, with retries). */
@@ -433,28 +442,33 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   }
 
   private wire(conn: PeerConnection): void {
-    conn.on('message', (payload: Uint8Array) => this.onFrame(payload, conn));
+    conn.on('message', (payload: Uint8Array) => this.onMessage(payload, conn.peerId, conn.peerAddress, conn));
   }
 
-  private onFrame(payload: Uint8Array, conn: PeerConnection): void {
+  /** A message from an admitted peer: on its connection `conn`, or a datagram with no connection open. */
+  private onMessage(payload: Uint8Array, peerId: string, peerAddress: string, conn: PeerConnection | undefined): void {
     if (this.state !== 'running') return;
     this.counters.bytesIn += payload.byteLength;
-    this.lastHeard.set(conn, this.clock.now());
+    const now = this.clock.now();
+    if (conn) this.lastHeard.set(conn, now);
+    this.heardFrom.delete(peerAddress);
+    this.heardFrom.set(peerAddress, now);
+    if (this.heardFrom.size > MAX_HEARD_TRACKED) this.heardFrom.delete(this.heardFrom.keys().next().value as string);
     let message: Message;
     try {
       message = decode(payload, { maxMessageBytes: this.endpoint.maxFrameBytes });
     } catch (e) {
       this.counters.malformed++;
-      if (!(e instanceof DecodeError)) this.log?.error({ err: e, peer: conn.peerAddress }, 'unexpected decode failure');
-      else this.log?.debug({ peer: conn.peerAddress, reason: e.reason }, 'malformed message dropped');
+      if (!(e instanceof DecodeError)) this.log?.error({ err: e, peer: peerAddress }, 'unexpected decode failure');
+      else this.log?.debug({ peer: peerAddress, reason: e.reason }, 'malformed message dropped');
       return;
     }
     if (message.type === 'ack') {
       // A helper relays the target's ack under the target's id and address.
-      if (message.from !== conn.peerId) this.counters.indirectAcks++;
-    } else if (message.from !== conn.peerId || message.addr !== conn.peerAddress) {
+      if (message.from !== peerId) this.counters.indirectAcks++;
+    } else if (message.from !== peerId || message.addr !== peerAddress) {
       this.counters.spoofed++;
-      this.log?.debug({ peer: conn.peerId, claimed: message.from, addr: message.addr, type: message.type }, 'message with a foreign sender dropped');
+      this.log?.debug({ peer: peerId, claimed: message.from, addr: message.addr, type: message.type }, 'message with a foreign sender dropped');
       return;
     }
     this.counters.messagesIn++;
@@ -542,6 +556,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     if (m.state === 'failed') {
       this.closeSilent(m.address, Infinity, 'failed');
       this.lastPing.delete(m.address);
+      this.heardFrom.delete(m.address);
     } else if (m.state === 'suspect' && event.previous?.state !== 'suspect') {
       // Only if our own last ping to it went unanswered for a probe timeout: a suspicion
       // gossiped by others says nothing about our connection.
@@ -549,16 +564,22 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       if (pingedAt !== undefined && this.clock.now() - pingedAt >= this.config.probeTimeoutMs) this.closeSilent(m.address, pingedAt, 'suspect');
     } else if (m.state === 'left') {
       this.lastPing.delete(m.address);
+      this.heardFrom.delete(m.address);
+      if (this.endpoint.forgetDatagramPeer(m.address)) this.counters.datagramKeysForgotten++;
     }
   }
 
-  /** Closes the pool's connections to address that heard nothing since `since` (Infinity: all). */
+  /**
+   * Closes the pool's connections to address that heard nothing since `since` (Infinity:
+   * all), and drops its kept datagram keys if nothing came from it since, on any path (a
+   * peer that restarted lost them: the next message dials it and re-keys).
+   */
   private closeSilent(address: string, since: number, why: string): void {
     const closed = this.pool.closePeer(address, (c) => (this.lastHeard.get(c) ?? -Infinity) < since);
-    if (closed > 0) {
-      this.counters.peerCloses += closed;
-      this.log?.debug({ peer: address, closed, why }, 'closed connections to an unresponsive peer');
-    }
+    const forgot = (this.heardFrom.get(address) ?? -Infinity) < since && this.endpoint.forgetDatagramPeer(address);
+    if (forgot) this.counters.datagramKeysForgotten++;
+    if (closed > 0) this.counters.peerCloses += closed;
+    if (closed > 0 || forgot) this.log?.debug({ peer: address, closed, forgotKeys: forgot, why }, 'closed connections to an unresponsive peer');
   }
 
   private send(to: string, message: Message): void {
@@ -574,6 +595,12 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     if (lease) {
       this.transmit(lease.connection, bytes);
       lease.release();
+      return;
+    }
+    // No open connection, but keys kept from an earlier one: a datagram needs no dial.
+    if (this.endpoint.sendDatagram(to, bytes)) {
+      this.counters.messagesOut++;
+      this.counters.bytesOut += bytes.byteLength;
       return;
     }
     // Wait for a connection: one acquire per peer, its messages held (bounded) meanwhile.

@@ -326,6 +326,8 @@ describe('QuicEndpoint: failures and robustness', () => {
       [{ handshakeTimeoutMs: 0 }, 'handshakeTimeoutMs'],
       [{ helloTimeoutMs: 1.5 }, 'helloTimeoutMs'],
       [{ maxIdleTimeoutMs: 1000, keepAliveIntervalMs: 1000 }, 'keepAliveIntervalMs'],
+      [{ maxDatagramPeers: -1 }, 'maxDatagramPeers'],
+      [{ datagramKeyMaxAgeMs: 10 }, 'datagramKeyMaxAgeMs'],
       [{ nodeId: 'node-b' }, 'tls.certPem'],
       [{ tls: { ...tls, caPem: 'x' } }, 'tls.caPem'],
     ];
@@ -434,8 +436,8 @@ describe('QuicEndpoint: sealed datagrams', () => {
     expect(a.stats().outbound).toBe(1);
   });
 
-  it('the fault hook drops datagrams too; closing the connection forgets its keys', async () => {
-    const { a, b, out, inb } = await connectedPair();
+  it('the fault hook drops datagrams too', async () => {
+    const { a, out, inb, b } = await connectedPair();
     const got: string[] = [];
     inb.on('message', (m) => got.push(dec.decode(m)));
     a.faults.blockAddress(b.address);
@@ -445,9 +447,59 @@ describe('QuicEndpoint: sealed datagrams', () => {
     out.send(enc.encode('open'));
     await waitFor(() => got.length === 1, 3000, 'datagram after unblocking');
     expect(got).toEqual(['open']);
-    const real = await sealedCopyOf(out, 'again', () => got.length === 2);
+  });
+
+  it('keeps a peer\'s keys after its connection closed: datagrams go both ways with no connection until the keys are forgotten', async () => {
+    const { a, b, out, inb } = await connectedPair();
     await inb.close();
     await waitFor(() => out.closed, 3000, 'the dialer to see the close');
+    expect(a.connections()).toHaveLength(0);
+    expect(a.stats().datagramPeers).toBe(1);
+    const atB: [string, string, string][] = [];
+    const atA: string[] = [];
+    b.on('datagram', (m, from) => atB.push([dec.decode(m), from.peerId, from.peerAddress]));
+    a.on('datagram', (m) => atA.push(dec.decode(m)));
+    expect(a.sendDatagram(b.address, enc.encode('after close'))).toBe(true);
+    await waitFor(() => atB.length === 1, 3000, 'a datagram with no connection');
+    expect(atB).toEqual([['after close', 'node-a', a.address]]);
+    expect(b.sendDatagram(a.address, enc.encode('and back'))).toBe(true);
+    await waitFor(() => atA.length === 1, 3000, 'the answer');
+    expect(a.stats()).toMatchObject({ datagramsOutUnconnected: 1, datagramsInUnconnected: 1, outbound: 0, inbound: 0 });
+    // Not for peers we never admitted, nor over the datagram size.
+    expect(a.sendDatagram('127.0.0.1:9', enc.encode('x'))).toBe(false);
+    expect(a.sendDatagram(b.address, new Uint8Array(2000))).toBe(false);
+    // The fault hook applies.
+    a.faults.blockAddress(b.address);
+    expect(a.sendDatagram(b.address, enc.encode('blocked'))).toBe(true);
+    expect(a.stats().faultDropped).toBe(1);
+    a.faults.clear();
+    // B forgets A's keys: what A still seals for B is dropped as an unknown key.
+    expect(b.forgetDatagramPeer(a.address)).toBe(true);
+    expect(b.forgetDatagramPeer(a.address)).toBe(false);
+    expect(b.stats().datagramPeers).toBe(0);
+    expect(a.sendDatagram(b.address, enc.encode('too late'))).toBe(true);
+    await waitFor(() => b.stats().datagramsUnknownKey === 1, 3000, 'a datagram under a forgotten key counted');
+    expect(atB).toHaveLength(1);
+    // A new connection brings fresh keys both ways.
+    await a.dial(b.address);
+    expect(a.sendDatagram(b.address, enc.encode('fresh'))).toBe(true);
+    await waitFor(() => b.stats().datagramsIn === 2, 3000, 'a datagram under the new keys');
+  });
+
+  it('with maxDatagramPeers 0, closing a connection forgets its keys', async () => {
+    const cluster = await makeCluster();
+    const a = await start('node-a', await cluster.tls('node-a'), { maxDatagramPeers: 0 });
+    const b = await start('node-b', await cluster.tls('node-b'), { maxDatagramPeers: 0 });
+    const inbound = nextEvent<PeerConnection>((cb) => b.on('connection', cb), 3000, 'inbound connection');
+    const out = await a.dial(b.address);
+    const inb = await inbound;
+    const got: string[] = [];
+    inb.on('message', (m) => got.push(dec.decode(m)));
+    const real = await sealedCopyOf(out, 'again', () => got.length === 1);
+    await inb.close();
+    await waitFor(() => out.closed, 3000, 'the dialer to see the close');
+    expect(a.stats().datagramPeers).toBe(0);
+    expect(a.sendDatagram(b.address, enc.encode('x'))).toBe(false);
     const again = Buffer.from(real);
     again.writeBigUInt64BE(again.readBigUInt64BE(5) + 1n, 5); // would be fresh, but the key is gone
     await sendRaw(b.address, [again]);

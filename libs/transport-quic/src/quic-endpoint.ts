@@ -23,6 +23,9 @@
  * `maxDatagramPayloadBytes` go as single sealed UDP datagrams on the same socket instead
  * of stream frames. The endpoint takes every datagram off the socket first, keeps its own
  * (marker byte with QUIC's fixed bit clear) and hands all others to js-quic unchanged.
+ * A peer's keys outlive the connection they were agreed on (datagram-keyring.ts): after
+ * the pool closes it, `sendDatagram()` still reaches the peer and what it sends comes out
+ * as 'datagram' events, until the runtime forgets the keys or they age out.
  *
  * Relies on three js-quic 2.0.9 internals, all guarded: a QUICStream's `connection`
  * field (to tie a server-level stream event to its connection), wrapping
@@ -50,16 +53,14 @@ import {
 } from './errors.js';
 import {
   DEFAULT_MAX_DATAGRAM_PAYLOAD_BYTES,
-  DatagramOpener,
-  DatagramSealer,
   type DatagramKeyOffer,
   MAX_DATAGRAM_PAYLOAD_BYTES,
   datagramKeyId,
   isSealedDatagram,
-  newKeyOffer,
   offerFromJson,
   offerToJson,
 } from './datagrams.js';
+import { DatagramKeyring, type DatagramPeer } from './datagram-keyring.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_QUEUED_BYTES, FRAME_HEADER_BYTES, validateMaxFrameBytes } from './framing.js';
 import { HelloAborted, HelloTimeout, PeerConnection, type CloseReason, type TransportCounters, newCounters, reasonFromQuicError } from './peer-connection.js';
 import { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
@@ -96,6 +97,12 @@ export const DEFAULT_MAX_IDLE_TIMEOUT_MS = 60_000;
  */
 export const DEFAULT_MAX_IDLE_TIMEOUT_MS_WITH_DATAGRAMS = 0;
 export const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 0;
+/** Peers whose datagram keys outlive their connections (datagram-keyring.ts): about half a KiB each. */
+export const DEFAULT_MAX_DATAGRAM_PEERS = 1024;
+export const MAX_DATAGRAM_PEERS = 100_000;
+/** A peer's datagram key is used for an hour after it was agreed, then re-keyed by a new connection. */
+export const DEFAULT_DATAGRAM_KEY_MAX_AGE_MS = 3_600_000;
+export const MAX_DATAGRAM_KEY_MAX_AGE_MS = 7 * 86_400_000;
 const MAX_TIMEOUT_MS = 600_000;
 const MAX_IDLE_MS = 86_400_000;
 /** How long a rejected hello waits for its answer to reach the stream before closing. */
@@ -129,6 +136,14 @@ export interface QuicEndpointOptions {
   datagrams?: boolean;
   /** Largest message sent as one datagram; larger ones go on the stream (default 1171: 1,200 bytes of UDP payload). */
   maxDatagramPayloadBytes?: number;
+  /**
+   * Peers whose datagram keys are kept after their connection closed, so that small
+   * messages to them need no new connection (datagram-keyring.ts); least recently used
+   * dropped first. 0: keys die with their connection. Default 1024.
+   */
+  maxDatagramPeers?: number;
+  /** How long a peer's datagram key is used after it was agreed; then the next message dials and re-keys (default 3,600,000: one hour). */
+  datagramKeyMaxAgeMs?: number;
   /** QUIC keep-alive ping interval; 0 = off; must be < maxIdleTimeoutMs when both are set (default 0). */
   keepAliveIntervalMs?: number;
   /** Structured logs; js-quic's own logger is forwarded here at WARN and above. */
@@ -158,6 +173,11 @@ export interface QuicEndpointStats extends TransportCounters {
   extraStreams: number;
   /** Datagrams js-quic's packet handler failed on (garbage that passed its parser); dropped. */
   packetErrors: number;
+  /** Peers whose datagram keys are kept (datagram-keyring.ts). */
+  datagramPeers: number;
+  /** Messages sent / received as datagrams to or from a peer with no open connection. */
+  datagramsOutUnconnected: number;
+  datagramsInUnconnected: number;
 }
 
 export interface EndpointFaults {
@@ -173,8 +193,16 @@ export interface DialOptions {
   signal?: AbortSignal;
 }
 
+/** The admitted peer a datagram with no open connection came from. */
+export interface DatagramSender {
+  peerId: string;
+  peerAddress: string;
+}
+
 interface EndpointEvents {
   connection: (conn: PeerConnection) => void;
+  /** A message that came as a datagram from a peer we have keys for but no open connection to. */
+  datagram: (payload: Uint8Array, from: DatagramSender) => void;
 }
 
 interface Hello {
@@ -254,6 +282,8 @@ interface ResolvedOptions {
   keepAliveIntervalMs: number;
   datagrams: boolean;
   maxDatagramPayloadBytes: number;
+  maxDatagramPeers: number;
+  datagramKeyMaxAgeMs: number;
   ownCertProblem: string | undefined;
 }
 
@@ -301,6 +331,8 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
   if (opts.datagrams !== undefined && typeof opts.datagrams !== 'boolean') throw new InvalidOptionError('datagrams', 'must be true or false');
   const datagrams = opts.datagrams ?? true;
   const maxDatagramPayloadBytes = intIn('maxDatagramPayloadBytes', opts.maxDatagramPayloadBytes, DEFAULT_MAX_DATAGRAM_PAYLOAD_BYTES, 1, MAX_DATAGRAM_PAYLOAD_BYTES);
+  const maxDatagramPeers = intIn('maxDatagramPeers', opts.maxDatagramPeers, DEFAULT_MAX_DATAGRAM_PEERS, 0, MAX_DATAGRAM_PEERS);
+  const datagramKeyMaxAgeMs = intIn('datagramKeyMaxAgeMs', opts.datagramKeyMaxAgeMs, DEFAULT_DATAGRAM_KEY_MAX_AGE_MS, 1000, MAX_DATAGRAM_KEY_MAX_AGE_MS);
   const maxIdleTimeoutMs = intIn('maxIdleTimeoutMs', opts.maxIdleTimeoutMs, datagrams ? DEFAULT_MAX_IDLE_TIMEOUT_MS_WITH_DATAGRAMS : DEFAULT_MAX_IDLE_TIMEOUT_MS, 0, MAX_IDLE_MS);
   const keepAliveIntervalMs = intIn('keepAliveIntervalMs', opts.keepAliveIntervalMs, DEFAULT_KEEP_ALIVE_INTERVAL_MS, 0, MAX_IDLE_MS);
   if (maxIdleTimeoutMs > 0 && keepAliveIntervalMs >= maxIdleTimeoutMs) {
@@ -321,6 +353,8 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
     keepAliveIntervalMs,
     datagrams,
     maxDatagramPayloadBytes,
+    maxDatagramPeers,
+    datagramKeyMaxAgeMs,
     ownCertProblem,
   };
 }
@@ -467,9 +501,11 @@ export class QuicEndpoint {
   private raw: { socket: dgram.Socket; listener: (msg: Buffer, rinfo: dgram.RemoteInfo) => void; datagrams: boolean } | undefined;
   /** Datagrams js-quic's packet handler failed on (dropped). */
   private packetErrors = 0;
-  /** Our receive key id → the connection it belongs to and its opener. */
-  private readonly dgramRoutes = new Map<number, { conn: PeerConnection; opener: DatagramOpener }>();
-  private readonly dgramKeyOf = new Map<PeerConnection, number>();
+  /** Our receive keys and the peers' send keys, kept past their connections (datagram-keyring.ts). */
+  private readonly keyring: DatagramKeyring<PeerConnection>;
+  private readonly datagramListeners = new Set<EndpointEvents['datagram']>();
+  private datagramsOutUnconnected = 0;
+  private datagramsInUnconnected = 0;
 
   private constructor(init: {
     opts: ResolvedOptions;
@@ -491,6 +527,7 @@ export class QuicEndpoint {
     this.boundPort = init.socket.port;
     this.boundHost = init.socket.host;
     this.verify = createPeerVerifier(init.opts.tls.caPem);
+    this.keyring = new DatagramKeyring({ maxPeers: init.opts.maxDatagramPeers, maxAgeMs: init.opts.datagramKeyMaxAgeMs, now: Date.now });
     const blocked = this.blocked;
     this.faults = {
       blockAddress: (a) => void blocked.add(a),
@@ -573,12 +610,14 @@ export class QuicEndpoint {
   // ---- events --------------------------------------------------------------------
 
   on<K extends keyof EndpointEvents>(event: K, listener: EndpointEvents[K]): this {
-    if (event === 'connection') this.listeners.add(listener);
+    if (event === 'connection') this.listeners.add(listener as EndpointEvents['connection']);
+    else if (event === 'datagram') this.datagramListeners.add(listener as EndpointEvents['datagram']);
     return this;
   }
 
   off<K extends keyof EndpointEvents>(event: K, listener: EndpointEvents[K]): this {
-    if (event === 'connection') this.listeners.delete(listener);
+    if (event === 'connection') this.listeners.delete(listener as EndpointEvents['connection']);
+    else if (event === 'datagram') this.datagramListeners.delete(listener as EndpointEvents['datagram']);
     return this;
   }
 
@@ -612,6 +651,9 @@ export class QuicEndpoint {
       datagramsReplayed: c.datagramsReplayed,
       extraStreams: this.extraStreams,
       packetErrors: this.packetErrors,
+      datagramPeers: this.keyring.size,
+      datagramsOutUnconnected: this.datagramsOutUnconnected,
+      datagramsInUnconnected: this.datagramsInUnconnected,
     };
   }
 
@@ -1030,18 +1072,13 @@ export class QuicEndpoint {
    */
   private newOffer(conn: PeerConnection): DatagramKeyOffer | undefined {
     if (!this.raw?.datagrams || conn.closed) return undefined;
-    let offer = newKeyOffer();
-    while (this.dgramRoutes.has(offer.id)) offer = newKeyOffer();
-    this.dgramRoutes.set(offer.id, { conn, opener: new DatagramOpener(offer) });
-    this.dgramKeyOf.set(conn, offer.id);
-    return offer;
+    return this.keyring.offer(conn);
   }
 
-  /** After admission: seal what we send with the key the peer offered (if it did). */
+  /** After admission: seal what we send with the key the peer offered (if it did), and keep the keys for the peer. */
   private setUpDatagrams(conn: PeerConnection, theirs: DatagramKeyOffer | undefined): void {
     const raw = this.raw;
-    if (!raw?.datagrams || !theirs) return;
-    const sealer = new DatagramSealer(theirs);
+    if (!raw?.datagrams) return;
     let to: ParsedAddress;
     try {
       to = parseAddress(conn.remoteAddress);
@@ -1049,14 +1086,53 @@ export class QuicEndpoint {
       this.logger.warn({ peer: conn.peerId, remote: conn.remoteAddress, err: errMessage(e) }, 'cannot send datagrams to this address: messages stay on the stream');
       return;
     }
-    const onSent = (err: Error | null): void => {
-      if (err) this.counters.sendErrors++;
-    };
-    conn.enableDatagrams((payload) => raw.socket.send(sealer.seal(payload), to.port, to.host, onSent), this.opts.maxDatagramPayloadBytes);
+    const sealer = this.keyring.admitted(conn, { peerId: conn.peerId, peerAddress: conn.peerAddress, to }, theirs);
+    if (sealer) conn.enableDatagrams((payload) => raw.socket.send(sealer.seal(payload), to.port, to.host, this.onDatagramSent), this.opts.maxDatagramPayloadBytes);
+  }
+
+  private readonly onDatagramSent = (err: Error | null): void => {
+    if (err) this.counters.sendErrors++;
+  };
+
+  /**
+   * Sends one message as a sealed datagram to a peer we hold keys for but may have no
+   * open connection to. False when we cannot (no key, key too old, message too large,
+   * datagrams off): the caller then needs a connection. Like a connection's send, a
+   * blocked peer (fault hook) counts as sent and is dropped.
+   */
+  sendDatagram(peerAddress: string, payload: Uint8Array): boolean {
+    const raw = this.raw;
+    if (!raw?.datagrams || this.stopped || payload.byteLength > this.opts.maxDatagramPayloadBytes) return false;
+    const peer = this.keyring.sendable(peerAddress);
+    if (!peer?.sealer) return false;
+    if (this.isBlockedPeer(peer)) {
+      this.counters.faultDropped++;
+      return true;
+    }
+    try {
+      raw.socket.send(peer.sealer.seal(payload), peer.to.port, peer.to.host, this.onDatagramSent);
+    } catch (e) {
+      this.counters.sendErrors++;
+      this.logger.warn({ peer: peer.peerId, err: errMessage(e) }, 'datagram not sent');
+      return true;
+    }
+    this.counters.datagramsOut++;
+    this.counters.bytesOut += payload.byteLength;
+    this.datagramsOutUnconnected++;
+    return true;
+  }
+
+  /** Drops the datagram keys kept for a peer (its open connections keep theirs). True if there were any. */
+  forgetDatagramPeer(peerAddress: string): boolean {
+    return this.keyring.forget(peerAddress);
+  }
+
+  private isBlockedPeer(peer: DatagramPeer): boolean {
+    return this.blocked.size > 0 && (this.blocked.has(peer.peerAddress) || this.blocked.has(formatAddress(peer.to.host, peer.to.port)));
   }
 
   private onDatagram(msg: Buffer): void {
-    const route = this.dgramRoutes.get(datagramKeyId(msg));
+    const route = this.keyring.route(datagramKeyId(msg));
     if (!route) {
       this.counters.datagramsUnknownKey++;
       return;
@@ -1064,7 +1140,28 @@ export class QuicEndpoint {
     const payload = route.opener.open(msg);
     if (payload === 'bad-tag') this.counters.datagramsBadTag++;
     else if (payload === 'replay') this.counters.datagramsReplayed++;
-    else route.conn.receiveDatagram(payload);
+    else if (route.conn && !route.conn.closed) route.conn.receiveDatagram(payload);
+    else if (route.peer) this.receiveUnconnected(route.peer, payload);
+    else this.counters.datagramsUnknownKey++;
+  }
+
+  private receiveUnconnected(peer: DatagramPeer, payload: Uint8Array): void {
+    if (this.isBlockedPeer(peer)) {
+      this.counters.faultDropped++;
+      return;
+    }
+    this.counters.datagramsIn++;
+    this.counters.bytesIn += payload.byteLength;
+    this.datagramsInUnconnected++;
+    this.keyring.heard(peer);
+    const from: DatagramSender = { peerId: peer.peerId, peerAddress: peer.peerAddress };
+    for (const l of [...this.datagramListeners]) {
+      try {
+        l(payload, from);
+      } catch (e) {
+        this.logger.error({ err: e }, "'datagram' listener threw");
+      }
+    }
   }
 
   // ---- shared helpers ------------------------------------------------------------
@@ -1089,11 +1186,7 @@ export class QuicEndpoint {
 
   private onConnectionClosed(conn: PeerConnection, reason: CloseReason): void {
     this.live.delete(conn);
-    const keyId = this.dgramKeyOf.get(conn);
-    if (keyId !== undefined) {
-      this.dgramKeyOf.delete(conn);
-      this.dgramRoutes.delete(keyId);
-    }
+    this.keyring.connectionClosed(conn);
     const wasAdmitted = this.admittedIn.delete(conn) || this.admittedOut.delete(conn);
     if (wasAdmitted && !this.stopped) this.logger.debug({ peer: conn.peerId, reason }, 'connection closed');
   }
@@ -1145,8 +1238,8 @@ export class QuicEndpoint {
       this.raw.socket.off('message', this.raw.listener);
       this.raw = undefined;
     }
-    this.dgramRoutes.clear();
-    this.dgramKeyOf.clear();
+    this.keyring.clear();
+    this.datagramListeners.clear();
     try {
       await this.socket.stop({ force: true });
     } catch (e) {
