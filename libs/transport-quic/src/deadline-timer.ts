@@ -16,6 +16,25 @@ import type { Clock } from '@shoal/core';
 
 export const TIMER_SLACK_MS = 4;
 
+/**
+ * The runtime's default clock: epoch milliseconds with sub-millisecond resolution (probe
+ * round trips on a LAN are a fraction of a millisecond; with Date.now() every sample would
+ * be a whole 0, 1 or 2). performance.now() is monotonic; the offset only ever grows, to
+ * keep it from falling behind Date.now() (a wall clock stepped forward moves it forward too;
+ * one stepped back does not move it back).
+ */
+export function preciseClock(): Clock {
+  let offset = performance.timeOrigin;
+  return {
+    now: () => {
+      const p = performance.now();
+      const d = Date.now();
+      if (p + offset < d) offset = d - p;
+      return p + offset;
+    },
+  };
+}
+
 export class DeadlineTimer {
   private timer: NodeJS.Timeout | undefined;
   private at = Infinity;

@@ -57,7 +57,7 @@ import {
   type ConnectionPoolOptions,
   type PoolStats,
 } from './connection-pool.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer, preciseClock } from './deadline-timer.js';
 import { InvalidOptionError } from './errors.js';
 import { QuicEndpoint, type EndpointFaults, type QuicEndpointOptions } from './quic-endpoint.js';
 import type { PeerConnection, PeerDirection } from './peer-connection.js';
@@ -92,7 +92,7 @@ export interface NodeRuntimeOptions {
   maxPendingSends?: number;
   endpoint?: Partial<Omit<QuicEndpointOptions, 'nodeId' | 'cluster' | 'bindHost' | 'bindPort' | 'advertise' | 'tls' | 'logger'>>;
   logger?: Logger;
-  /** Injected for tests; default real time and Math.random. */
+  /** Injected for tests; default preciseClock() (epoch ms, sub-ms resolution) and Math.random. */
   clock?: Clock;
   random?: Random;
 }
@@ -166,7 +166,6 @@ export interface NodeRuntimeStats {
 /** Member events held for the first 'member' listener (see emitMember). */
 const EARLY_EVENTS_MAX = 256;
 
-const realClock: Clock = { now: () => Date.now() };
 const mathRandom: Random = { next: () => Math.random() };
 
 export interface NodeRuntimeEvents {
@@ -246,7 +245,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     this.log = opts.logger;
     this.seeds = opts.seeds ?? [];
     this.limits = resolveRuntimeLimits(opts);
-    this.clock = opts.clock ?? realClock;
+    this.clock = opts.clock ?? preciseClock();
     this.timer = new DeadlineTimer(this.clock, () => this.run(() => this.core.tick()));
     this.core = new SwimNode({
       id: opts.id,

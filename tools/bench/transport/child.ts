@@ -17,8 +17,8 @@ installUdpMeter(); // before any QUIC socket exists
 import { readdirSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import { pino } from 'pino';
-import { NodeRuntime, QuicEndpoint, type NodeRuntimeOptions, type PeerConnection } from '@shoal/transport-quic';
-import type { Clock, PresetName, ShoalConfig } from '@shoal/core';
+import { NodeRuntime, QuicEndpoint, preciseClock, type NodeRuntimeOptions, type PeerConnection } from '@shoal/transport-quic';
+import type { PresetName, ShoalConfig } from '@shoal/core';
 import type { ChildSample, NodeSample, ParentMessage, TlsMaterial } from './protocol.js';
 import { UdpCoreNode } from './udp-core-node.js';
 
@@ -33,24 +33,6 @@ process.on('disconnect', () => process.exit(stopped ? 0 : 2));
 
 const logger = pino({ level: 'warn', base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
 const gc = (globalThis as { gc?: () => void }).gc;
-
-/**
- * A clock with sub-millisecond resolution for the core (its probe rtts are differences of
- * this clock). performance.now() is monotonic; the offset keeps it never behind Date.now(),
- * because the runtime arms its timer with `at - Date.now()` and a core clock running behind
- * Date.now() would make that timer fire early and spin.
- */
-function preciseClock(): Clock {
-  let offset = performance.timeOrigin + 1;
-  return {
-    now: () => {
-      const p = performance.now();
-      const d = Date.now();
-      if (p + offset < d) offset = d - p;
-      return p + offset;
-    },
-  };
-}
 
 const runtimes: NodeRuntime[] = [];
 const udpNodes: UdpCoreNode[] = [];
