@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
+import { procCpuSeconds, procStatus } from '../lib/procfs.js';
 import type { ProbeSnapshot } from './probe.js';
 
 export type Line = Record<string, unknown> & { event?: string; member?: string; time?: number };
@@ -16,8 +17,6 @@ export type Line = Record<string, unknown> & { event?: string; member?: string; 
 export const MAX_LINES = 20_000;
 /** Most stderr bytes kept per process (the tail, for error messages). */
 export const MAX_STDERR_CHARS = 8_000;
-/** Linux clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK). */
-export const CLK_TCK = 100;
 
 const live = new Set<AppProc>();
 
@@ -140,22 +139,6 @@ export class AppProc {
   status(): Record<string, number> {
     return procStatus(this.pid);
   }
-}
-
-export function procCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command: state(3) … utime(14) stime(15) → indices 11 and 12.
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-export function procStatus(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const m = /^(VmRSS|VmHWM|RssAnon|RssFile|RssShmem):\s+(\d+) kB/.exec(line);
-    if (m) out[m[1]!] = Number(m[2]) * 1024;
-  }
-  return out;
 }
 
 /** Asks a process started with the probe preload for a snapshot (SIGUSR2) and reads it. */

@@ -10,14 +10,14 @@
  *          --max-semi-space-size=1.
  *  steady  a 20-node cluster (lan preset) per transport setting: after convergence and a
  *          settle period, a window of ≥ 60 s: per node CPU % of one core
- *          (process.cpuUsage deltas), RSS, UDP payload bytes/s (counted at node:dgram,
+ *          (process.cpuUsage deltas between samples at the window's ends only), RSS, UDP payload bytes/s (counted at node:dgram,
  *          see lib/udp-meter.ts; verify-wire.ts checks it against the kernel), probe round
  *          trip p50/p99 from the core's rtts samples, CPU ms per probe round, and the
  *          window's health (suspicions, failures, dials). The setting `udp-reference` runs the
  *          same core over plain UDP instead (udp-core-node.ts): the floor, not a product.
- *  big     a 100-node cluster with pool maxTotal = 16, its timings slowed down
- *          (--big-time-scale) so it fits on the machine: some nodes alone in a process (their
- *          RSS is compared with the 20-node figure), the rest packed several per process.
+ *  big     a 100-node cluster with pool maxTotal = 16 at the preset's own timings
+ *          (--big-time-scale slows them down): some nodes alone in a process (their RSS is
+ *          compared with the 20-node figure), the rest packed several per process.
  *
  * Prints tables, writes tools/bench/results/transport-<date>.json and rewrites the section
  * "## Transport (issue 3)" of docs/BENCHMARKS.md. Progress goes to stderr. Every child is
@@ -32,6 +32,7 @@
  *      --profile=n005                                  (that node's process runs under --cpu-prof)
  */
 import { readFileSync } from 'node:fs';
+import { procStatus } from '../lib/procfs.js';
 import os from 'node:os';
 import path from 'node:path';
 import { createClusterCa, issueNodeCertificate, POOL_DEFAULTS, DEFAULT_KEEP_ALIVE_INTERVAL_MS, DEFAULT_MAX_IDLE_TIMEOUT_MS, DEFAULT_MAX_IDLE_TIMEOUT_MS_WITH_DATAGRAMS, DEFAULT_MAX_DATAGRAM_PAYLOAD_BYTES, type CertificatePair } from '@shoal/transport-quic';
@@ -234,7 +235,7 @@ function parseArgs(argv: readonly string[]): Args {
     bigConfig: o.str('big-config', 'lean'),
     bigWindowS: sized('big-window', 5, 3600, 60, 10),
     bigSettleS: sized('big-settle', 0, 600, 30, 3),
-    bigTimeScale: o.int('big-time-scale', 1, 20, 20),
+    bigTimeScale: o.int('big-time-scale', 1, 20, 1),
     preset: o.choice('preset', ['lan', 'wan', 'local'], 'lan'),
     docs: !o.flag('no-docs') && !quick,
     docsFrom: o.str('docs-from'),
@@ -283,6 +284,15 @@ async function spawn(labels: readonly string[], gc = false, nodeFlags: (label: s
 
 async function sampleAll(kids: readonly BenchChild[], gc = false): Promise<ChildSample[]> {
   return Promise.all(kids.map((k) => k.sample(gc)));
+}
+
+/** A child's VmRSS read from here (/proc), without waking it; 0 if unreadable. */
+function rssOf(pid: number): number {
+  try {
+    return procStatus(pid)['VmRSS'] ?? 0;
+  } catch {
+    return 0;
+  }
 }
 
 // ─── micro: handshake, RSS per connection, transport round trip ────────────────────────
@@ -499,6 +509,8 @@ interface ClusterResult {
   idleProcess: { cpuPct: number; rssMiB: number };
   /** A process of the same stack that only wakes WAKE_FLOOR_HZ times a second (absent in older results). */
   wakeFloor?: { hz: number; cpuPct: number };
+  /** CPU ms one sample of a node process costs it (/proc reads …), median / max over the window's two samples of every node process: left out of the window. */
+  sampleCostMs?: MedianMax;
   solo: {
     cpuPct: MedianMax;
     rssMiB: MedianMax;
@@ -690,33 +702,35 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
     checkBudget(`${spec.label} window`);
     const loadStart = os.loadavg().map((x) => round(x, 2));
     const all = [...kids, wake!, idle!];
+    // The children are sampled at the window's two ends only (a sample's /proc reads cost a
+    // cold process several ms of CPU); in between, this process reads their RSS from /proc.
     const first = await sampleAll(all);
-    const rtts: number[] = [];
     const rssMax = first.map((s) => s.rss);
     const windowEnd = Date.now() + spec.windowS * 1000;
-    let last = first;
     while (Date.now() < windowEnd) {
       await sleep(Math.min(sampleEveryS * 1000, Math.max(0, windowEnd - Date.now())));
       checkBudget(`${spec.label} window`);
-      last = await sampleAll(all);
-      last.forEach((s, i) => {
-        rssMax[i] = Math.max(rssMax[i]!, s.rss);
-        for (const nd of s.nodes) rtts.push(...nd.rtts);
+      first.forEach((s, i) => {
+        rssMax[i] = Math.max(rssMax[i]!, rssOf(s.pid));
       });
       const left = Math.max(0, Math.round((windowEnd - Date.now()) / 1000));
-      if (left > 0) progress(`${spec.label}: window ${spec.windowS - left}/${spec.windowS} s, ${rtts.length} probe rtts so far`);
+      if (left > 0) progress(`${spec.label}: window ${spec.windowS - left}/${spec.windowS} s`);
     }
+    const last = await sampleAll(all);
+    const rtts = last.flatMap((s) => s.nodes.flatMap((nd) => nd.rtts));
     const loadEnd = os.loadavg().map((x) => round(x, 2));
 
     const idleFirst = first[first.length - 1]!;
     const idleLast = last[last.length - 1]!;
-    const cpuUs = (a: ChildSample, b: ChildSample) => b.cpuUserUs + b.cpuSystemUs - a.cpuUserUs - a.cpuSystemUs;
+    /** CPU from the end of sample a to the start of sample b: the sampling itself left out. */
+    const cpuUs = (a: ChildSample, b: ChildSample) => b.cpuUserUs + b.cpuSystemUs - a.cpuAfterUs;
+    const cpuWallMs = (a: ChildSample, b: ChildSample) => b.at - a.atAfter;
     const idleProcess = {
-      cpuPct: round((cpuUs(idleFirst, idleLast) / 1000 / (idleLast.at - idleFirst.at)) * 100, 3),
+      cpuPct: round((cpuUs(idleFirst, idleLast) / cpuWallMs(idleFirst, idleLast)) * 100 / 1000, 3),
       rssMiB: round(idleLast.rss / MiB, 1),
     };
     const [wakeFirst, wakeLast] = [first[first.length - 2]!, last[last.length - 2]!];
-    const wakeFloor = { hz: WAKE_FLOOR_HZ, cpuPct: round((cpuUs(wakeFirst, wakeLast) / 1000 / (wakeLast.at - wakeFirst.at)) * 100, 3) };
+    const wakeFloor = { hz: WAKE_FLOOR_HZ, cpuPct: round((cpuUs(wakeFirst, wakeLast) / cpuWallMs(wakeFirst, wakeLast)) * 100 / 1000, 3) };
 
     const figures: NodeFigures[] = [];
     const health = {
@@ -767,7 +781,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
         figures.push({
           id: nb.id,
           perProcess: k,
-          cpuPct: round((cpuMs / 1000 / wallS) * 100, 3),
+          cpuPct: round((cpuMs / cpuWallMs(a, b)) * 100, 3),
           rssMiB: round(rssNode / MiB, 1),
           rssStartMiB: round((k === 1 ? a.rss : idleLast.rss + (a.rss - idleLast.rss) / k) / MiB, 1),
           rssMaxMiB: round((k === 1 ? rssMax[i]! : idleLast.rss + (rssMax[i]! - idleLast.rss) / k) / MiB, 1),
@@ -779,7 +793,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
           dialsPerMin: round(((tb.dials - ta.dials) / k / wallS) * 60, 2),
           poolOpenEnd: nb.poolOpen,
           profiled: profile.includes(nb.id),
-          cpuSystemShare: round((b.cpuSystemUs - a.cpuSystemUs) / Math.max(1, cpuUs(a, b)), 2),
+          cpuSystemShare: round((b.cpuSystemUs - a.cpuSystemUs) / Math.max(1, b.cpuUserUs + b.cpuSystemUs - a.cpuUserUs - a.cpuSystemUs), 2),
           cpuMsPerSByThread: Object.fromEntries(
             Object.entries(b.threadTicks)
               .map(([t, v]) => [t, round(((v - (a.threadTicks[t] ?? 0)) * 10) / wallS, 2)] as const)
@@ -811,6 +825,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
       loadAvg: { start: loadStart, end: loadEnd },
       idleProcess,
       wakeFloor,
+      sampleCostMs: medianMax([...first.slice(0, kids.length), ...last.slice(0, kids.length)].map((x) => round((x.cpuAfterUs - x.cpuUserUs - x.cpuSystemUs) / 1000, 2))),
       solo: {
         cpuPct: mm(solo.map((f) => f.cpuPct)),
         rssMiB: mm(solo.map((f) => f.rssMiB), 1),
@@ -973,6 +988,7 @@ function printTables(r: Report): string {
           ['window: suspicions / failures / probe failures', ...clusters.map((c) => `${c.health.suspicions} / ${c.health.failuresDeclared} / ${c.health.probeFailures}`)],
           ['idle Node process: CPU % / RSS (anon + file) MiB', ...clusters.map((c) => `${fmt(c.idleProcess.cpuPct)} / ${fmt(c.idleProcess.rssMiB)} (${fmt(c.memory.idleRssAnonMiB)} + ${fmt(c.memory.idleRssFileMiB)})`)],
           [`same process waking ${WAKE_FLOOR_HZ}×/s, nothing else: CPU % (the wake floor)`, ...clusters.map((c) => (c.wakeFloor ? `${fmt(c.wakeFloor.cpuPct)} (${c.wakeFloor.hz} Hz)` : '—'))],
+          ['CPU ms one bench sample costs a node process (left out of the window)', ...clusters.map((c) => (c.sampleCostMs ? `${fmt(c.sampleCostMs.median)} / ${fmt(c.sampleCostMs.max)}` : '—'))],
           ['load average (1 min) start → end', ...clusters.map((c) => `${c.loadAvg.start[0]} → ${c.loadAvg.end[0]}`)],
         ],
       ),
@@ -1017,14 +1033,16 @@ ${r.command}
 Real nodes over QUIC with mutual TLS on 127.0.0.1, one child process per node, so CPU and RSS are a node's own
 (code: \`tools/bench/transport/\`; every figure, per node: \`tools/bench/results/transport-${r.date}.json\`).
 
-- **CPU**: the node process's \`process.cpuUsage()\` delta over the window ÷ wall time, in % of one core. "CPU ms per
-  probe round" is that delta ÷ the node's own probe rounds (so it includes answering other nodes' probes and push-pull).
+- **CPU**: the node process's \`process.cpuUsage()\` delta over the window ÷ wall time, in % of one core. The children
+  are asked for figures only at the window's two ends, and the window runs from the end of the first sample to the start
+  of the last, so the bench's own sampling (its /proc reads cost a node about a millisecond: see the table) is left out.
+  RSS is read meanwhile from this process (/proc/<pid>/status), which does not wake the child. "CPU ms per probe round" is the CPU delta ÷ the node's own probe
+  rounds (so it includes answering other nodes' probes and push-pull).
 - **Wire**: ${WIRE_COUNTING} Checked against the kernel with \`node tools/bench/transport/dist/transport/verify-wire.js\` (root):
   in a private network namespace, lo's packet count equals the datagrams counted and its bytes equal the counted
   payload + 28 B per packet, exactly.
-- **Probe round trip**: the core's \`takeRttSamples()\` (successful direct probes) of every node over the window; the
-  runtime is given a clock with sub-millisecond resolution (performance.now, never behind Date.now) so the samples are
-  not whole milliseconds. The "64 B echo" rows are the transport alone (two bare endpoints, no protocol core).
+- **Probe round trip**: the core's \`takeRttSamples()\` (successful direct probes) of every node over the window, with the
+  runtime's default clock (\`preciseClock()\`: sub-millisecond resolution, never behind Date.now). The "64 B echo" rows are the transport alone (two bare endpoints, no protocol core).
 - **Window**: ${r.args.windowS} s. It starts ${r.args.settleS} s after every node saw every node alive, or later, once no node
   has dialed for 10 s (every pair that talks is connected; at most ${r.args.settleMaxS} s).
 - **Settings** compared (all other options at their defaults):
@@ -1034,10 +1052,11 @@ ${settingsList}
     const b = r.big;
     lines.push(`- **${b.n} nodes, pool maxTotal ${b.pool['maxTotal']}**: ${b.soloNodes} nodes (not seeds) run alone in a process and are the ones
   measured; the other ${b.n - b.soloNodes} run ${r.args.bigPerProcess} per process (their per-node figures are the process's ÷ nodes; for RSS
-  the idle process floor is counted once: floor + (process − floor) ÷ nodes). The periodic timings are the ${r.args.preset} preset's ×
-  ${r.args.bigTimeScale} (${Object.entries(b.config ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), and so are the pool's and QUIC's idle
-  timeouts (pool idleTimeoutMs ${b.pool['idleTimeoutMs']}, endpoint maxIdleTimeoutMs ${b.endpoint['maxIdleTimeoutMs']}): at ×1, ×5 and ×10 this cluster
-  never converged on these 2 cores (see "100 nodes" below).${b.converged ? '' : ' **This run did not converge either; its figures are flagged.**'}
+  the idle process floor is counted once: floor + (process − floor) ÷ nodes). ${
+    r.args.bigTimeScale === 1
+      ? `The timings are the ${r.args.preset} preset's own`
+      : `The periodic timings are the ${r.args.preset} preset's × ${r.args.bigTimeScale} (${Object.entries(b.config ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`
+  }, pool idleTimeoutMs ${b.pool['idleTimeoutMs']}, endpoint maxIdleTimeoutMs ${b.endpoint['maxIdleTimeoutMs']}.${b.converged ? '' : ' **This run did not converge; its figures are flagged.**'}
 `);
   }
   lines.push(`### Results
@@ -1124,14 +1143,17 @@ ${fmt(m.transportRoundTrip.p50Ms)} ms back to back and ${fmt(m.sparseRoundTrip.p
     const ref = r.steady.find((c) => c.setting.name === b.setting.name);
     lines.push(`**100 nodes with maxTotal ${b.pool['maxTotal']}.** A node's RSS: ${mm(b.solo.rssMiB, 'MiB')} (${b.soloNodes} nodes alone in a process${
       ref ? `; the 20-node \`${ref.setting.name}\` median is ${fmt(ref.solo.rssMiB.median)} MiB, so ${fmt(b.rssDeltaMiB)} MiB apart: ${b.rssDeltaMiB <= 30 ? 'within' : 'more than'} 30 MiB` : ''
-    }). The pool keeps RSS bounded (at most ${b.pool['maxTotal']} connections), but a pool smaller than the cluster changes the cost
-structure: probe targets go round-robin through all ${b.n - 1} other members while the pool keeps the ${b.pool['maxTotal']} most recent, so
-every probe (${fmt(b.solo.dialsPerMin.median)} dials per node per minute here, at ×${r.args.bigTimeScale} slower probing) and every gossip message to a
-random member needs a fresh handshake (about ${m ? fmt(m.handshake.dialerCpuMsP50 + m.handshake.acceptorCpuMsPerDial) : '12'} ms of CPU for both ends and ${m ? m.handshake.udpBytesP50 : '7 000'} B). At the lan preset's
-own speed that is about two handshakes per node per second; in exploratory runs (\`--phases=big --big-time-scale=1\`, 5 and
-10) the joins' gossip alone made 120-190 handshakes/s across the cluster, saturated both cores, and the resulting probe
-timeouts fed a suspicion storm (25-50 suspicions/s) that never settled. ${b.rssDeltaMiB <= 30 ? 'The RSS target holds' : 'The RSS target does not hold'}; the cost targets cannot hold
-for a node whose pool is smaller than its cluster unless gossip and probing prefer members with an open connection.
+    }). The pool holds at most ${b.pool['maxTotal']} connections while probes go round-robin through all ${b.n - 1} other members, so
+most probe targets have no open connection. Datagram keys outlive their connection (\`datagram-keyring.ts\`): once a pair
+has been connected, probes, acks and gossip keep going as sealed datagrams with no new handshake, and only push-pull dials.
+In the window: ${fmt(b.solo.dialsPerMin.median)} dials per node per minute (max ${fmt(b.solo.dialsPerMin.max)}), CPU ${mm(b.solo.cpuPct, '% of one core')}, ${fmt(
+      b.solo.cpuMsPerProbeRound.median,
+    )} ms of CPU per probe round, probe round trip p50 ${fmt(b.rtt.p50Ms)} ms, ${b.health.suspicions} suspicions${
+      r.args.bigTimeScale === 1 ? ` — at the ${r.args.preset} preset's own speed` : ` (timings × ${r.args.bigTimeScale})`
+    }. Before the keys outlived connections (session 3, timings × 20 because at ×1 the handshakes saturated both cores and
+the cluster never settled) the same cluster needed 3 dials per node per minute, 30.5 ms of CPU per probe round and a probe
+round trip of 26 ms. Joining is still a burst: every new pair needs one handshake (about ${m ? fmt(m.handshake.dialerCpuMsP50 + m.handshake.acceptorCpuMsPerDial) : '12'} ms of CPU for both ends), so
+100 nodes started at once on these 2 cores took ${fmt(b.convergedAfterS)} s to see each other alive (on separate machines each node's share is ~${b.n - 1} handshakes).
 `);
   }
   return lines.join('\n');

@@ -15,6 +15,7 @@ import { installUdpMeter, udpCounters } from '../lib/udp-meter.js';
 installUdpMeter(); // before any QUIC socket exists
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { procStatus } from '../lib/procfs.js';
 import v8 from 'node:v8';
 import { pino } from 'pino';
 import { NodeRuntime, QuicEndpoint, preciseClock, type NodeRuntimeOptions, type PeerConnection } from '@shoal/transport-quic';
@@ -123,17 +124,12 @@ function nodeSample(rt: NodeRuntime | UdpCoreNode): NodeSample {
 }
 
 /** VmRSS and its split (kB → bytes) from /proc/self/status: RssFile is mostly the node binary's mapped text, shared between processes. */
-function procStatus(): Record<string, number> {
-  const out: Record<string, number> = {};
+function ownStatus(): Record<string, number> {
   try {
-    for (const line of readFileSync('/proc/self/status', 'utf8').split('\n')) {
-      const m = /^(VmRSS|VmHWM|RssAnon|RssFile|RssShmem):\s+(\d+) kB/.exec(line);
-      if (m) out[m[1]!] = Number(m[2]) * 1024;
-    }
+    return procStatus(process.pid);
   } catch {
-    // not Linux: leave empty
+    return {}; // not Linux
   }
-  return out;
 }
 
 /** CPU ticks (1/100 s: utime + stime) per thread, the main thread apart, others summed by thread name (Linux). */
@@ -158,16 +154,17 @@ function sample(opts: { gc?: boolean }): ChildSample {
     gc();
     gc();
   }
+  const at = Date.now();
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   const heap = v8.getHeapStatistics();
-  return {
-    procStatus: procStatus(),
+  const out: ChildSample = {
+    procStatus: ownStatus(),
     threadTicks: threadTicks(),
     v8PhysicalBytes: heap.total_physical_size,
     v8MallocedBytes: heap.malloced_memory,
     pid: process.pid,
-    at: Date.now(),
+    at,
     cpuUserUs: cpu.user,
     cpuSystemUs: cpu.system,
     rss: mem.rss,
@@ -176,7 +173,14 @@ function sample(opts: { gc?: boolean }): ChildSample {
     udp: udpCounters(),
     nodes: [...runtimes, ...udpNodes].map(nodeSample),
     held: held.filter((c) => !c.closed).length,
+    atAfter: 0,
+    cpuAfterUs: 0,
   };
+  // Taking this sample (the /proc reads above) costs CPU here: windows start after it.
+  const after = process.cpuUsage();
+  out.atAfter = Date.now();
+  out.cpuAfterUs = after.user + after.system;
+  return out;
 }
 
 async function startCluster(m: Extract<ParentMessage, { type: 'start-nodes' }>): Promise<string[]> {

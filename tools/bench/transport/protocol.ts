@@ -66,9 +66,13 @@ export interface NodeSample {
 
 export interface ChildSample {
   pid: number;
+  /** Wall time and CPU time (process.cpuUsage) when sampling began… */
   at: number;
   cpuUserUs: number;
   cpuSystemUs: number;
+  /** …and when it ended (user + system): a window from this sample to a later one's start leaves out the cost of sampling. */
+  atAfter: number;
+  cpuAfterUs: number;
   rss: number;
   /** VmRSS, VmHWM, RssAnon, RssFile, RssShmem in bytes (Linux). */
   procStatus: Record<string, number>;
