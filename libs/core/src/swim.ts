@@ -365,7 +365,9 @@ export class SwimNode {
 
   private probe(target: Member, now: number, interval: number): void {
     const seq = this.nextSeq();
-    const probe: PendingProbe = { seq, target: target.id, sentAt: now, acked: false, expectedNacks: 0, nacks: 0 };
+    // The round trip counts from the ping being handed out (as memberlist does), not from the
+    // start of the round (choosing the target, scanning health); with a virtual clock it is the same.
+    const probe: PendingProbe = { seq, target: target.id, sentAt: this.clock.now(), acked: false, expectedNacks: 0, nacks: 0 };
     this.pending.set(seq, probe);
     this.counters.probes++;
     // Buddy system: a suspect learns of its suspicion inside the ping itself.
