@@ -1095,7 +1095,7 @@ private. A running node adds its connections (${m.rssPerConnection.dialerKiB} Ki
 connection) and heap: ${mm(best.solo.rssMiB, 'MiB')} (\`${best.setting.name}\`${tuned && semi ? `; \`tuned\` ${mm(tuned.solo.rssMiB, 'MiB')}` : ''}). Against the 80 MiB
 target, the median node: ${verdict(best.solo.rssMiB.median, 80, 'MiB').text}; the largest: ${verdict(best.solo.rssMiB.max, 80, 'MiB').text}. The idle floor
 alone moves by several MiB between runs, and about 44 MiB of every figure is the shared node binary. What moves it is connection churn: the handshakes of the join
-(and, in the 100-node cluster, of every probe) make V8 grow its young generation, which it keeps.${
+(in the 100-node cluster, one per pair of members) make V8 grow its young generation, which it keeps.${
       churn0 && churn1
         ? ` After ${churn0.handshakes} short-lived connections the accepting process went from ${fmt(churn0.acceptor.beforeMiB)} to ${fmt(churn0.acceptor.afterMiB)} MiB (V8 heap
 ${fmt(churn0.acceptor.v8BeforeMiB)} → ${fmt(churn0.acceptor.v8AfterMiB)} MiB); with \`node --max-semi-space-size=1\` from ${fmt(churn1.acceptor.beforeMiB)} to ${fmt(churn1.acceptor.afterMiB)} MiB (V8 ${fmt(churn1.acceptor.v8BeforeMiB)} → ${fmt(churn1.acceptor.v8AfterMiB)}).`
