@@ -146,6 +146,30 @@ describe('SwimNode', () => {
     expect(a.takeRttSamples()).toEqual([]);
   });
 
+  it("counts a probe's round trip to the ack's receive time when the runtime gives one (never a future or invalid one)", () => {
+    const clock = new ManualClock(0);
+    const cfg = { ...lan, probeIntervalMs: 1000 };
+    const a = new SwimNode({ id: 'a', address: 'a:1', tags: {}, config: cfg, clock, random: new SeededRandom(3) });
+    a.start();
+    a.receive({ type: 'push-pull', from: 'b', addr: 'b:1', join: false, reply: false, members: [{ id: 'b', address: 'b:1', incarnation: 0, state: 'alive', tags: {} }] } as Message);
+    const pingOf = (effects: Effect[]) => effects.find((e): e is Extract<Effect, { kind: 'send' }> => e.kind === 'send' && e.message.type === 'ping')?.message as Extract<Message, { type: 'ping' }> | undefined;
+    const rttFor = (receivedAt: number | undefined, now: number): number[] => {
+      let ping: Extract<Message, { type: 'ping' }> | undefined;
+      while (!ping) {
+        clock.set(a.nextWakeAt()!);
+        ping = pingOf(a.tick());
+      }
+      const sentAt = clock.now();
+      clock.set(sentAt + now);
+      a.receive({ type: 'ack', from: 'b', addr: 'b:1', seq: ping.seq, updates: [] }, receivedAt === undefined ? undefined : sentAt + receivedAt);
+      return a.takeRttSamples();
+    };
+    expect(rttFor(0.5, 3)).toEqual([0.5]);
+    expect(rttFor(undefined, 3)).toEqual([3]);
+    expect(rttFor(5, 3)).toEqual([3]); // after now: ignored
+    expect(rttFor(Number.NaN, 2)).toEqual([2]);
+  });
+
   it('reaches a target through ping-req helpers when the direct path is blocked, without suspecting it', () => {
     const { w, a, c } = threeNodes();
     w.drop = (from, to, m) => (from === 'a' && to === 'c:7946' && m.type === 'ping') || (from === 'c' && to === 'a:7946');

@@ -206,10 +206,17 @@ export class SwimNode {
     return this.joined;
   }
 
-  receive(message: Message): Effect[] {
+  /**
+   * Handles one message. `receivedAt` (the clock's time when it came off the network, before
+   * the runtime opened and decoded it; at most now) is what a probe's round trip and the
+   * health checker's heartbeat count to, as memberlist does; default now.
+   */
+  receive(message: Message, receivedAt?: number): Effect[] {
     if (this.stopped) return [];
     this.counters.received[message.type]++;
-    if (message.from !== this.id) this.health.heartbeat(message.from, this.clock.now());
+    const now = this.clock.now();
+    const at = receivedAt !== undefined && Number.isFinite(receivedAt) && receivedAt <= now ? receivedAt : now;
+    if (message.from !== this.id) this.health.heartbeat(message.from, at);
     // A relayed ack names the target, not the relay: corrections only go to direct senders.
     this.correctionFrom = message.type === 'ack' ? undefined : message.addr;
     switch (message.type) {
@@ -217,7 +224,7 @@ export class SwimNode {
         this.onPing(message);
         break;
       case 'ack':
-        this.onAck(message);
+        this.onAck(message, at);
         break;
       case 'ping-req':
         this.onPingReq(message);
@@ -426,7 +433,7 @@ export class SwimNode {
     this.send(msg.addr, { type: 'ack', from: this.id, addr: this.address, seq: msg.seq, updates: [] }, [], msg.from);
   }
 
-  private onAck(msg: AckMessage): void {
+  private onAck(msg: AckMessage, at: number): void {
     this.mergeUpdates(msg.updates, msg.from);
     const relay = this.relays.get(msg.seq);
     if (relay) {
@@ -440,7 +447,7 @@ export class SwimNode {
     probe.acked = true;
     this.counters.probeSuccesses++;
     this.awareness.apply(-1);
-    if (this.rttSamples.length < MAX_RTT_SAMPLES) this.rttSamples.push(this.clock.now() - probe.sentAt);
+    if (this.rttSamples.length < MAX_RTT_SAMPLES) this.rttSamples.push(at - probe.sentAt);
   }
 
   private onPingReq(msg: PingReqMessage): void {

@@ -90,7 +90,7 @@ export interface NodeRuntimeOptions {
   maxPendingSendsPerPeer?: number;
   /** Most messages held over all peers while connections are being dialed. Integer 1..1000000. Default 1024. */
   maxPendingSends?: number;
-  endpoint?: Partial<Omit<QuicEndpointOptions, 'nodeId' | 'cluster' | 'bindHost' | 'bindPort' | 'advertise' | 'tls' | 'logger'>>;
+  endpoint?: Partial<Omit<QuicEndpointOptions, 'nodeId' | 'cluster' | 'bindHost' | 'bindPort' | 'advertise' | 'tls' | 'logger' | 'clock'>>;
   logger?: Logger;
   /** Injected for tests; default preciseClock() (epoch ms, sub-ms resolution) and Math.random. */
   clock?: Clock;
@@ -270,12 +270,14 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       if (!this.pool.addInbound(conn, policy)) this.log?.debug({ peer: conn.peerAddress, policy }, 'inbound connection refused by the pool');
     });
     // Datagrams from peers whose connection the pool has closed (their keys are kept).
-    endpoint.on('datagram', (payload, from) => this.onMessage(payload, from.peerId, from.peerAddress, undefined));
+    endpoint.on('datagram', (payload, from, receivedAt) => this.onMessage(payload, from.peerId, from.peerAddress, undefined, receivedAt));
   }
 
   /** Binds the endpoint, starts the protocol and joins the seeds (in the background, with retries). */
   static async start(opts: NodeRuntimeOptions): Promise<NodeRuntime> {
     resolveRuntimeLimits(opts); // fail before binding
+    // One clock for the core and for the endpoint's datagram arrival stamps.
+    opts = { ...opts, clock: opts.clock ?? preciseClock() };
     const endpoint = await QuicEndpoint.start({
       ...opts.endpoint,
       nodeId: opts.id,
@@ -285,6 +287,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       advertise: opts.advertise,
       tls: opts.tls,
       logger: opts.logger,
+      clock: opts.clock,
     });
     let rt: NodeRuntime;
     try {
@@ -441,11 +444,15 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   }
 
   private wire(conn: PeerConnection): void {
-    conn.on('message', (payload: Uint8Array) => this.onMessage(payload, conn.peerId, conn.peerAddress, conn));
+    conn.on('message', (payload: Uint8Array, receivedAt?: number) => this.onMessage(payload, conn.peerId, conn.peerAddress, conn, receivedAt));
   }
 
-  /** A message from an admitted peer: on its connection `conn`, or a datagram with no connection open. */
-  private onMessage(payload: Uint8Array, peerId: string, peerAddress: string, conn: PeerConnection | undefined): void {
+  /**
+   * A message from an admitted peer: on its connection `conn`, or a datagram with no
+   * connection open; `receivedAt`: when a datagram came off the socket (the core counts
+   * probe round trips to it).
+   */
+  private onMessage(payload: Uint8Array, peerId: string, peerAddress: string, conn: PeerConnection | undefined, receivedAt?: number): void {
     if (this.state !== 'running') return;
     this.counters.bytesIn += payload.byteLength;
     const now = this.clock.now();
@@ -471,7 +478,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       return;
     }
     this.counters.messagesIn++;
-    this.run(() => this.core.receive(message));
+    this.run(() => this.core.receive(message, receivedAt));
   }
 
   /**

@@ -75,7 +75,8 @@ export type PeerDirection = 'inbound' | 'outbound';
 export type CloseReason = string;
 
 export interface PeerConnectionEvents {
-  message: (payload: Uint8Array) => void;
+  /** `receivedAt`: for a datagram, the endpoint clock's time when it came off the socket (before it was opened). */
+  message: (payload: Uint8Array, receivedAt?: number) => void;
   close: (reason: CloseReason) => void;
 }
 
@@ -287,8 +288,8 @@ export class PeerConnection {
     this.maxDatagramPayload = maxPayload;
   }
 
-  /** @internal A message that arrived as a sealed datagram for this connection (already opened). */
-  receiveDatagram(payload: Uint8Array): void {
+  /** @internal A message that arrived as a sealed datagram for this connection (already opened) at `receivedAt`. */
+  receiveDatagram(payload: Uint8Array, receivedAt?: number): void {
     if (this._closed) {
       this.counters.datagramsUnknownKey++;
       return;
@@ -302,7 +303,7 @@ export class PeerConnection {
       this.preDatagrams.push(payload);
       return;
     }
-    this.onAppFrame(payload, 'datagram');
+    this.onAppFrame(payload, 'datagram', receivedAt);
   }
 
   /** @internal Resolves when everything written so far went to the stream (bounded by `timeoutMs`). */
@@ -498,7 +499,7 @@ export class PeerConnection {
     this.preFrames.push(frame);
   }
 
-  private onAppFrame(frame: Uint8Array, via: 'stream' | 'datagram' = 'stream'): void {
+  private onAppFrame(frame: Uint8Array, via: 'stream' | 'datagram' = 'stream', receivedAt?: number): void {
     if (this.isBlocked(this)) {
       this.counters.faultDropped++;
       return;
@@ -519,11 +520,11 @@ export class PeerConnection {
       this.pendingMessages.push(frame);
       return;
     }
-    this.deliver(frame);
+    this.deliver(frame, receivedAt);
   }
 
-  private deliver(frame: Uint8Array): void {
-    for (const l of [...this.messageListeners]) this.safeCall(() => l(frame));
+  private deliver(frame: Uint8Array, receivedAt?: number): void {
+    for (const l of [...this.messageListeners]) this.safeCall(() => l(frame, receivedAt));
   }
 
   private onBadFrame(e: unknown): void {

@@ -328,6 +328,7 @@ describe('QuicEndpoint: failures and robustness', () => {
       [{ maxIdleTimeoutMs: 1000, keepAliveIntervalMs: 1000 }, 'keepAliveIntervalMs'],
       [{ maxDatagramPeers: -1 }, 'maxDatagramPeers'],
       [{ datagramKeyMaxAgeMs: 10 }, 'datagramKeyMaxAgeMs'],
+      [{ clock: {} }, 'clock'],
       [{ nodeId: 'node-b' }, 'tls.certPem'],
       [{ tls: { ...tls, caPem: 'x' } }, 'tls.caPem'],
     ];
@@ -395,8 +396,13 @@ describe('QuicEndpoint: sealed datagrams', () => {
     expect(inb.usesDatagrams).toBe(true);
     inb.on('message', (m) => inb.send(m)); // echo
     const got: number[] = [];
-    out.on('message', (m) => got.push(m.byteLength));
+    const stamps = new Map<number, number | undefined>();
+    out.on('message', (m, receivedAt) => {
+      got.push(m.byteLength);
+      stamps.set(m.byteLength, receivedAt);
+    });
     const rec = recordSends();
+    const sentAt = Date.now();
     try {
       out.send(new Uint8Array(100).fill(7));
       out.send(new Uint8Array(5000).fill(8));
@@ -405,6 +411,10 @@ describe('QuicEndpoint: sealed datagrams', () => {
       rec.restore();
     }
     expect(got.sort((x, y) => x - y)).toEqual([100, 5000]);
+    // A datagram carries the time it came off the socket (epoch ms by default); a stream frame none.
+    expect(stamps.get(100)).toBeGreaterThanOrEqual(sentAt);
+    expect(stamps.get(100)).toBeLessThanOrEqual(Date.now() + 1);
+    expect(stamps.get(5000)).toBeUndefined();
     expect(a.stats()).toMatchObject({ datagramsOut: 1, datagramsIn: 1, framesOut: 1, framesIn: 1 });
     expect(b.stats()).toMatchObject({ datagramsOut: 1, datagramsIn: 1, framesOut: 1, framesIn: 1 });
     // On the wire the 100 bytes are sealed: marker, key id, counter, ciphertext, tag — never in clear.
@@ -457,11 +467,16 @@ describe('QuicEndpoint: sealed datagrams', () => {
     expect(a.stats().datagramPeers).toBe(1);
     const atB: [string, string, string][] = [];
     const atA: string[] = [];
-    b.on('datagram', (m, from) => atB.push([dec.decode(m), from.peerId, from.peerAddress]));
+    let stamp = 0;
+    b.on('datagram', (m, from, receivedAt) => {
+      atB.push([dec.decode(m), from.peerId, from.peerAddress]);
+      stamp = receivedAt;
+    });
     a.on('datagram', (m) => atA.push(dec.decode(m)));
     expect(a.sendDatagram(b.address, enc.encode('after close'))).toBe(true);
     await waitFor(() => atB.length === 1, 3000, 'a datagram with no connection');
     expect(atB).toEqual([['after close', 'node-a', a.address]]);
+    expect(stamp).toBeGreaterThan(0);
     expect(b.sendDatagram(a.address, enc.encode('and back'))).toBe(true);
     await waitFor(() => atA.length === 1, 3000, 'the answer');
     expect(a.stats()).toMatchObject({ datagramsOutUnconnected: 1, datagramsInUnconnected: 1, outbound: 0, inbound: 0 });

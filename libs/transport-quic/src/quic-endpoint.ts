@@ -60,7 +60,9 @@ import {
   offerFromJson,
   offerToJson,
 } from './datagrams.js';
+import type { Clock } from '@shoal/core';
 import { DatagramKeyring, type DatagramPeer } from './datagram-keyring.js';
+import { preciseClock } from './deadline-timer.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_QUEUED_BYTES, FRAME_HEADER_BYTES, validateMaxFrameBytes } from './framing.js';
 import { HelloAborted, HelloTimeout, PeerConnection, type CloseReason, type TransportCounters, newCounters, reasonFromQuicError } from './peer-connection.js';
 import { cryptoCodeFor, reasonForCryptoCode } from './tls/alerts.js';
@@ -148,6 +150,8 @@ export interface QuicEndpointOptions {
   keepAliveIntervalMs?: number;
   /** Structured logs; js-quic's own logger is forwarded here at WARN and above. */
   logger?: PinoLogger;
+  /** Stamps each datagram's arrival (passed on with the message); default preciseClock(). NodeRuntime passes its own clock. */
+  clock?: Clock;
   /**
    * Start even if our own certificate does not verify against the CA or names another
    * node (logged as a warning). Default false. Only for tests that simulate a misconfigured peer.
@@ -201,8 +205,8 @@ export interface DatagramSender {
 
 interface EndpointEvents {
   connection: (conn: PeerConnection) => void;
-  /** A message that came as a datagram from a peer we have keys for but no open connection to. */
-  datagram: (payload: Uint8Array, from: DatagramSender) => void;
+  /** A message that came as a datagram from a peer we have keys for but no open connection to, at `receivedAt` (the endpoint's clock). */
+  datagram: (payload: Uint8Array, from: DatagramSender, receivedAt: number) => void;
 }
 
 interface Hello {
@@ -284,6 +288,7 @@ interface ResolvedOptions {
   maxDatagramPayloadBytes: number;
   maxDatagramPeers: number;
   datagramKeyMaxAgeMs: number;
+  clock: Clock;
   ownCertProblem: string | undefined;
 }
 
@@ -333,6 +338,7 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
   const maxDatagramPayloadBytes = intIn('maxDatagramPayloadBytes', opts.maxDatagramPayloadBytes, DEFAULT_MAX_DATAGRAM_PAYLOAD_BYTES, 1, MAX_DATAGRAM_PAYLOAD_BYTES);
   const maxDatagramPeers = intIn('maxDatagramPeers', opts.maxDatagramPeers, DEFAULT_MAX_DATAGRAM_PEERS, 0, MAX_DATAGRAM_PEERS);
   const datagramKeyMaxAgeMs = intIn('datagramKeyMaxAgeMs', opts.datagramKeyMaxAgeMs, DEFAULT_DATAGRAM_KEY_MAX_AGE_MS, 1000, MAX_DATAGRAM_KEY_MAX_AGE_MS);
+  if (opts.clock !== undefined && typeof opts.clock?.now !== 'function') throw new InvalidOptionError('clock', 'must have a now() method');
   const maxIdleTimeoutMs = intIn('maxIdleTimeoutMs', opts.maxIdleTimeoutMs, datagrams ? DEFAULT_MAX_IDLE_TIMEOUT_MS_WITH_DATAGRAMS : DEFAULT_MAX_IDLE_TIMEOUT_MS, 0, MAX_IDLE_MS);
   const keepAliveIntervalMs = intIn('keepAliveIntervalMs', opts.keepAliveIntervalMs, DEFAULT_KEEP_ALIVE_INTERVAL_MS, 0, MAX_IDLE_MS);
   if (maxIdleTimeoutMs > 0 && keepAliveIntervalMs >= maxIdleTimeoutMs) {
@@ -355,6 +361,7 @@ export function resolveEndpointOptions(opts: QuicEndpointOptions): ResolvedOptio
     maxDatagramPayloadBytes,
     maxDatagramPeers,
     datagramKeyMaxAgeMs,
+    clock: opts.clock ?? preciseClock(),
     ownCertProblem,
   };
 }
@@ -479,6 +486,7 @@ export class QuicEndpoint {
   private readonly socket: QUICSocket;
   private readonly server: QUICServer;
   private readonly verify: (chain: readonly Uint8Array[] | undefined, now: Date) => PeerVerifyResult;
+  private readonly clock: Clock;
   private readonly counters = newCounters();
   private tlsRejected = 0;
   private helloRejected = 0;
@@ -527,6 +535,7 @@ export class QuicEndpoint {
     this.boundPort = init.socket.port;
     this.boundHost = init.socket.host;
     this.verify = createPeerVerifier(init.opts.tls.caPem);
+    this.clock = init.opts.clock;
     this.keyring = new DatagramKeyring({ maxPeers: init.opts.maxDatagramPeers, maxAgeMs: init.opts.datagramKeyMaxAgeMs, now: Date.now });
     const blocked = this.blocked;
     this.faults = {
@@ -1046,7 +1055,7 @@ export class QuicEndpoint {
     const listener = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
       if (datagrams && isSealedDatagram(msg)) {
         try {
-          this.onDatagram(msg);
+          this.onDatagram(msg, this.clock.now());
         } catch (e) {
           this.logger.error({ err: e }, 'datagram handling failed');
         }
@@ -1131,7 +1140,7 @@ export class QuicEndpoint {
     return this.blocked.size > 0 && (this.blocked.has(peer.peerAddress) || this.blocked.has(formatAddress(peer.to.host, peer.to.port)));
   }
 
-  private onDatagram(msg: Buffer): void {
+  private onDatagram(msg: Buffer, receivedAt: number): void {
     const route = this.keyring.route(datagramKeyId(msg));
     if (!route) {
       this.counters.datagramsUnknownKey++;
@@ -1140,12 +1149,12 @@ export class QuicEndpoint {
     const payload = route.opener.open(msg);
     if (payload === 'bad-tag') this.counters.datagramsBadTag++;
     else if (payload === 'replay') this.counters.datagramsReplayed++;
-    else if (route.conn && !route.conn.closed) route.conn.receiveDatagram(payload);
-    else if (route.peer) this.receiveUnconnected(route.peer, payload);
+    else if (route.conn && !route.conn.closed) route.conn.receiveDatagram(payload, receivedAt);
+    else if (route.peer) this.receiveUnconnected(route.peer, payload, receivedAt);
     else this.counters.datagramsUnknownKey++;
   }
 
-  private receiveUnconnected(peer: DatagramPeer, payload: Uint8Array): void {
+  private receiveUnconnected(peer: DatagramPeer, payload: Uint8Array, receivedAt: number): void {
     if (this.isBlockedPeer(peer)) {
       this.counters.faultDropped++;
       return;
@@ -1157,7 +1166,7 @@ export class QuicEndpoint {
     const from: DatagramSender = { peerId: peer.peerId, peerAddress: peer.peerAddress };
     for (const l of [...this.datagramListeners]) {
       try {
-        l(payload, from);
+        l(payload, from, receivedAt);
       } catch (e) {
         this.logger.error({ err: e }, "'datagram' listener threw");
       }

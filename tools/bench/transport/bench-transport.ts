@@ -1042,7 +1042,9 @@ Real nodes over QUIC with mutual TLS on 127.0.0.1, one child process per node, s
   in a private network namespace, lo's packet count equals the datagrams counted and its bytes equal the counted
   payload + 28 B per packet, exactly.
 - **Probe round trip**: the core's \`takeRttSamples()\` (successful direct probes) of every node over the window, with the
-  runtime's default clock (\`preciseClock()\`: sub-millisecond resolution, never behind Date.now). The "64 B echo" rows are the transport alone (two bare endpoints, no protocol core).
+  runtime's default clock (\`preciseClock()\`: sub-millisecond resolution, never behind Date.now): from the ping being
+  handed out to the ack coming off the socket (stamped before it is opened and decoded, as memberlist stamps packets; the
+  UDP reference stamps the same way). The "64 B echo" rows are the transport alone (two bare endpoints, no protocol core).
 - **Window**: ${r.args.windowS} s. It starts ${r.args.settleS} s after every node saw every node alive, or later, once no node
   has dialed for 10 s (every pair that talks is connected; at most ${r.args.settleMaxS} s).
 - **Settings** compared (all other options at their defaults):

@@ -61,7 +61,7 @@ export class UdpCoreNode {
   private constructor(
     private readonly socket: dgram.Socket,
     private readonly core: SwimNode,
-    clock: Clock,
+    private readonly clock: Clock,
     sealed: boolean,
   ) {
     this.id = core.self().id;
@@ -71,6 +71,7 @@ export class UdpCoreNode {
       this.openers = new BenchOpeners();
     }
     socket.on('message', (bytes) => {
+      const receivedAt = this.clock.now(); // as NodeRuntime's endpoint stamps its datagrams
       let message;
       try {
         message = decode(this.openers ? this.openers.open(bytes) : bytes);
@@ -79,7 +80,7 @@ export class UdpCoreNode {
         return;
       }
       this.messagesIn++;
-      this.run(() => this.core.receive(message));
+      this.run(() => this.core.receive(message, receivedAt));
     });
   }
 
