@@ -133,11 +133,10 @@ export class PeerConnection {
   /** Frames read before admission: the first is the hello (or its answer). */
   private preFrames: Uint8Array[] = [];
   private helloWaiter: { resolve: (f: Uint8Array) => void; reject: (e: Error) => void } | undefined;
-  /** Seals and sends one datagram to the peer (set when both sides agreed on datagrams). */
-  private datagramSend: ((payload: Uint8Array) => void) | undefined;
+  /** Seals and sends one datagram to the peer, up to maxPayload bytes (set when both sides agreed on datagrams). */
+  private datagrams: { send: (payload: Uint8Array) => void; maxPayload: number } | undefined;
   /** Datagrams that arrived before admission (delivered after the frames held with the hello). */
   private preDatagrams: Uint8Array[] = [];
-  private maxDatagramPayload = 0;
 
   /** @internal Created by QuicEndpoint. */
   constructor(init: PeerConnectionInit) {
@@ -218,7 +217,7 @@ export class PeerConnection {
 
   /** Whether small messages to this peer go as sealed datagrams. */
   get usesDatagrams(): boolean {
-    return this.datagramSend !== undefined;
+    return this.datagrams !== undefined;
   }
 
   /**
@@ -235,9 +234,9 @@ export class PeerConnection {
       this.counters.faultDropped++;
       return;
     }
-    if (this.datagramSend && payload.byteLength <= this.maxDatagramPayload) {
+    if (this.datagrams && payload.byteLength <= this.datagrams.maxPayload) {
       try {
-        this.datagramSend(payload);
+        this.datagrams.send(payload);
       } catch (e) {
         this.counters.sendErrors++;
         this.logger.warn({ peer: this._peerId, err: errMessage(e) }, 'datagram not sent');
@@ -284,8 +283,7 @@ export class PeerConnection {
 
   /** @internal Small messages to the peer go through `send` (sealing + UDP) from now on. */
   enableDatagrams(send: (payload: Uint8Array) => void, maxPayload: number): void {
-    this.datagramSend = send;
-    this.maxDatagramPayload = maxPayload;
+    this.datagrams = { send, maxPayload };
   }
 
   /** @internal A message that arrived as a sealed datagram for this connection (already opened) at `receivedAt`. */
