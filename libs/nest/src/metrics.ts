@@ -58,6 +58,8 @@ export class ShoalMetrics {
   private readonly sendFailures: Counter;
   private readonly queued: Gauge;
   private readonly droppedEvents: Counter;
+  private readonly datagramPeers: Gauge;
+  private readonly unconnected: Counter<'direction'>;
 
   constructor(
     @Inject(SHOAL_RUNTIME) private readonly runtime: NodeRuntime,
@@ -99,6 +101,8 @@ export class ShoalMetrics {
     this.sendFailures = counter('send_failures_total', 'Sends that could not be carried out.');
     this.queued = gauge('queued_broadcasts', 'Updates waiting to be piggybacked.');
     this.droppedEvents = counter('dropped_events_total', 'Member events dropped from the pre-bootstrap buffer.');
+    this.datagramPeers = gauge('datagram_peers', 'Peers whose datagram keys are kept: small messages to them need no open connection.');
+    this.unconnected = counter('datagrams_unconnected_total', 'Messages sent / received as sealed datagrams with no open connection to the peer.', ['direction']);
   }
 
   /** The metrics in the Prometheus text format (refreshed first). */
@@ -143,6 +147,9 @@ export class ShoalMetrics {
     setCounter(this.sendFailures, s.runtime.sendFailures);
     this.queued.set(s.queuedBroadcasts);
     setCounter(this.droppedEvents, this.bus.dropped);
+    this.datagramPeers.set(s.endpoint.datagramPeers);
+    setCounter(this.unconnected, s.endpoint.datagramsOutUnconnected, { direction: 'out' });
+    setCounter(this.unconnected, s.endpoint.datagramsInUnconnected, { direction: 'in' });
   }
 }
 

@@ -250,6 +250,8 @@ describe('ShoalModule: a three-node cluster over QUIC', () => {
       'shoal_bytes_sent_total',
       'shoal_malformed_messages_total 0',
       'shoal_ready 1',
+      'shoal_datagram_peers ',
+      '# TYPE shoal_datagrams_unconnected_total counter',
     ])
       expect(text).toContain(name);
     const count = /shoal_probe_rtt_seconds_count (\d+)/.exec(text);
