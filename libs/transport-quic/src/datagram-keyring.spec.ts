@@ -105,6 +105,17 @@ describe('DatagramKeyring', () => {
     expect(ring.route(fresh.ourKeyId)?.peer?.peerId).toBe('n2');
   });
 
+  it('stops sealing for a peer whose newest connection offered no key', () => {
+    const { ring, connect, close } = setup();
+    const p = connect('n1', 'a:1');
+    close(p.conn);
+    expect(ring.sendable('a:1')).toBeDefined();
+    const conn: FakeConn = { closed: false };
+    ring.offer(conn);
+    ring.admitted(conn, { peerId: 'n1', peerAddress: 'a:1', to: { host: '127.0.0.1', port: 7000 } }, undefined);
+    expect(ring.sendable('a:1')).toBeUndefined();
+  });
+
   it('forget() drops a peer; with maxPeers 0 keys die with their connection', () => {
     const { ring, connect, close } = setup();
     const p = connect('n1', 'a:1');

@@ -93,8 +93,10 @@ export class DatagramKeyring<C extends { readonly closed: boolean }> {
       rec = undefined;
     }
     if (!rec) rec = { peerId: peer.peerId, peerAddress: peer.peerAddress, to: peer.to, sealer: undefined, agreedAt: this.opts.now(), receiveKeys: [] };
+    // The newest admission says what the peer takes now: a peer that offered no key (restarted
+    // with datagrams off) gets no more datagrams under an older one.
+    rec.sealer = sealer;
     if (sealer) {
-      rec.sealer = sealer;
       rec.to = peer.to;
       rec.agreedAt = this.opts.now();
     }
