@@ -26,7 +26,8 @@ export class BenchOptions {
       const known = Object.keys(spec)
         .map((k) => `--${k}`)
         .join(' ');
-      this.fail(`${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (known: ${known})`);
+      const hint = (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? '; lists take commas or +, and through nx run … --args only +' : '';
+      this.fail(`${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')}${hint} (known: ${known})`);
     }
   }
 
@@ -70,12 +71,16 @@ export class BenchOptions {
     return x;
   }
 
-  /** A comma list; every entry must be one of `known` when given; at least one entry. */
+  /**
+   * A list, entries separated by commas or by `+` (`nx run <target> --args="--configs=a,b"`
+   * hands the script `--configs=a b`: through Nx, write `a+b`); every entry must be one of
+   * `known` when given; at least one entry.
+   */
   list(name: string, fallback: readonly string[], known?: readonly string[]): string[] {
     const v = this.str(name);
     if (v === undefined) return [...fallback];
     const items = v
-      .split(',')
+      .split(/[,+]/)
       .map((s) => s.trim())
       .filter(Boolean);
     if (items.length === 0) this.fail(`--${name} needs at least one entry`);

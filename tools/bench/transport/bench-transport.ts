@@ -26,7 +26,8 @@
  *
  * Run: npx nx run transport-quic:bench                                   (about 10 min)
  *      npx nx run transport-quic:bench --args="--quick"                  (smoke run, ~1.5 min, no docs)
- *      npx nx run transport-quic:bench --args="--phases=steady --configs=defaults --window=60 --no-docs"
+ *      npx nx run transport-quic:bench --args="--phases=steady --configs=defaults+udp-reference --window=60 --no-docs"
+ *                                                      (lists: commas or +; through Nx only +, it splits commas)
  *      --config="name:pool.idleTimeoutMs=60000,endpoint.keepAliveIntervalMs=0,flag=--max-semi-space-size=1"
  *                                                      (an extra setting to compare, repeatable)
  *      --profile=n005                                  (that node's process runs under --cpu-prof)
