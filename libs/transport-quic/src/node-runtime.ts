@@ -236,6 +236,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   private constructor(
     private readonly endpoint: QuicEndpoint,
     opts: NodeRuntimeOptions,
+    clock: Clock,
   ) {
     super();
     this.watchFirstListener();
@@ -245,7 +246,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     this.log = opts.logger;
     this.seeds = opts.seeds ?? [];
     this.limits = resolveRuntimeLimits(opts);
-    this.clock = opts.clock ?? preciseClock();
+    this.clock = clock;
     this.timer = new DeadlineTimer(this.clock, () => this.run(() => this.core.tick()));
     this.core = new SwimNode({
       id: opts.id,
@@ -277,7 +278,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   static async start(opts: NodeRuntimeOptions): Promise<NodeRuntime> {
     resolveRuntimeLimits(opts); // fail before binding
     // One clock for the core and for the endpoint's datagram arrival stamps.
-    opts = { ...opts, clock: opts.clock ?? preciseClock() };
+    const clock = opts.clock ?? preciseClock();
     const endpoint = await QuicEndpoint.start({
       ...opts.endpoint,
       nodeId: opts.id,
@@ -287,11 +288,11 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
       advertise: opts.advertise,
       tls: opts.tls,
       logger: opts.logger,
-      clock: opts.clock,
+      clock,
     });
     let rt: NodeRuntime;
     try {
-      rt = new NodeRuntime(endpoint, opts);
+      rt = new NodeRuntime(endpoint, opts, clock);
     } catch (e) {
       await endpoint.stop();
       throw e;

@@ -133,8 +133,11 @@ export class PeerConnection {
   /** Frames read before admission: the first is the hello (or its answer). */
   private preFrames: Uint8Array[] = [];
   private helloWaiter: { resolve: (f: Uint8Array) => void; reject: (e: Error) => void } | undefined;
-  /** Seals and sends one datagram to the peer, up to maxPayload bytes (set when both sides agreed on datagrams). */
-  private datagrams: { send: (payload: Uint8Array) => void; maxPayload: number } | undefined;
+  /**
+   * Seals and sends one datagram to the peer, up to maxPayload bytes, counting it (the
+   * endpoint's; false: not sent); set when both sides agreed on datagrams.
+   */
+  private datagrams: { send: (payload: Uint8Array) => boolean; maxPayload: number } | undefined;
   /** Datagrams that arrived before admission (delivered after the frames held with the hello). */
   private preDatagrams: Uint8Array[] = [];
 
@@ -235,16 +238,7 @@ export class PeerConnection {
       return;
     }
     if (this.datagrams && payload.byteLength <= this.datagrams.maxPayload) {
-      try {
-        this.datagrams.send(payload);
-      } catch (e) {
-        this.counters.sendErrors++;
-        this.logger.warn({ peer: this._peerId, err: errMessage(e) }, 'datagram not sent');
-        return;
-      }
-      this.counters.datagramsOut++;
-      this.counters.bytesOut += payload.byteLength;
-      this.lastActivity = Date.now();
+      if (this.datagrams.send(payload)) this.lastActivity = Date.now();
       return;
     }
     try {
@@ -282,7 +276,7 @@ export class PeerConnection {
   }
 
   /** @internal Small messages to the peer go through `send` (sealing + UDP) from now on. */
-  enableDatagrams(send: (payload: Uint8Array) => void, maxPayload: number): void {
+  enableDatagrams(send: (payload: Uint8Array) => boolean, maxPayload: number): void {
     this.datagrams = { send, maxPayload };
   }
 

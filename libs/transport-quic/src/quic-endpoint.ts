@@ -54,6 +54,7 @@ import {
 import {
   DEFAULT_MAX_DATAGRAM_PAYLOAD_BYTES,
   type DatagramKeyOffer,
+  type DatagramSealer,
   MAX_DATAGRAM_PAYLOAD_BYTES,
   datagramKeyId,
   isSealedDatagram,
@@ -536,7 +537,7 @@ export class QuicEndpoint {
     this.boundHost = init.socket.host;
     this.verify = createPeerVerifier(init.opts.tls.caPem);
     this.clock = init.opts.clock;
-    this.keyring = new DatagramKeyring({ maxPeers: init.opts.maxDatagramPeers, maxAgeMs: init.opts.datagramKeyMaxAgeMs, now: Date.now });
+    this.keyring = new DatagramKeyring({ maxPeers: init.opts.maxDatagramPeers, maxAgeMs: init.opts.datagramKeyMaxAgeMs, now: () => this.clock.now() });
     const blocked = this.blocked;
     this.faults = {
       blockAddress: (a) => void blocked.add(a),
@@ -1096,7 +1097,21 @@ export class QuicEndpoint {
       return;
     }
     const sealer = this.keyring.admitted(conn, { peerId: conn.peerId, peerAddress: conn.peerAddress, to }, theirs);
-    if (sealer) conn.enableDatagrams((payload) => raw.socket.send(sealer.seal(payload), to.port, to.host, this.onDatagramSent), this.opts.maxDatagramPayloadBytes);
+    if (sealer) conn.enableDatagrams((payload) => this.transmitSealed(raw.socket, sealer, to, payload, conn.peerId), this.opts.maxDatagramPayloadBytes);
+  }
+
+  /** Seals and sends one datagram, counted either way (connected or not). False: the send threw. */
+  private transmitSealed(socket: dgram.Socket, sealer: DatagramSealer, to: ParsedAddress, payload: Uint8Array, peerId: string): boolean {
+    try {
+      socket.send(sealer.seal(payload), to.port, to.host, this.onDatagramSent);
+    } catch (e) {
+      this.counters.sendErrors++;
+      this.logger.warn({ peer: peerId, err: errMessage(e) }, 'datagram not sent');
+      return false;
+    }
+    this.counters.datagramsOut++;
+    this.counters.bytesOut += payload.byteLength;
+    return true;
   }
 
   private readonly onDatagramSent = (err: Error | null): void => {
@@ -1118,16 +1133,7 @@ export class QuicEndpoint {
       this.counters.faultDropped++;
       return true;
     }
-    try {
-      raw.socket.send(peer.sealer.seal(payload), peer.to.port, peer.to.host, this.onDatagramSent);
-    } catch (e) {
-      this.counters.sendErrors++;
-      this.logger.warn({ peer: peer.peerId, err: errMessage(e) }, 'datagram not sent');
-      return true;
-    }
-    this.counters.datagramsOut++;
-    this.counters.bytesOut += payload.byteLength;
-    this.datagramsOutUnconnected++;
+    if (this.transmitSealed(raw.socket, peer.sealer, peer.to, payload, peer.peerId)) this.datagramsOutUnconnected++;
     return true;
   }
 

@@ -704,7 +704,7 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
     const loadStart = os.loadavg().map((x) => round(x, 2));
     const all = [...kids, wake!, idle!];
     // The children are sampled at the window's two ends only (a sample's /proc reads cost a
-    // cold process several ms of CPU); in between, this process reads their RSS from /proc.
+    // cold process about a millisecond of CPU); in between, this process reads their RSS from /proc.
     const first = await sampleAll(all);
     const rssMax = first.map((s) => s.rss);
     const windowEnd = Date.now() + spec.windowS * 1000;
