@@ -35,6 +35,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { issueNodeCertificate, writeCaFiles, writeNodeFiles, type CertificatePair } from '@shoal/transport-quic';
 import { BenchOptions } from '../lib/args.js';
+import { nodeCharts, writeCharts } from '../lib/charts.js';
 import { findRoot, writeDocsSection } from '../lib/docs.js';
 import { checkBudget, machineInfo, readNodeRun, runMain, startBudget, writeResults, type Machine } from '../lib/run.js';
 import { fmt, max, median, medianMax, MiB, min, percentile, round, table, verdict, type MedianMax, type Verdict } from '../lib/stats.js';
@@ -832,7 +833,7 @@ function printTables(r: Report): string {
 
 const HEADING = '## Node app (issue 4)';
 
-function docsSection(r: Report, tables: string, notes: string): string {
+function docsSection(r: Report, tables: string, notes: string, pictures: string): string {
   return `${HEADING}
 
 Measured ${r.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, a machine shared with other jobs (load averages in the tables). Command:
@@ -847,6 +848,8 @@ Real processes of the built app (\`apps/node/dist/main.js\`, built by \`node:bui
 - **Idle RSS**: VmRSS (\`/proc/<pid>/status\`) of a one-node cluster ${r.idle?.idleS ?? r.args.idleS} s after spawn. The V8 figures come from twin processes started with a preload (\`tools/bench/node/probe.ts\`) that answers SIGUSR2 with a snapshot; it adds no timer. The import-only rows are bare Node processes that import the listed packages cumulatively and idle.
 - **Steady**: CPU = utime + stime (\`/proc/<pid>/stat\`) over the window ÷ wall time, % of one core; RSS at the end of the window; wire bytes counted at node:dgram by the same preload, as in the Transport section. The "without NestJS" column is the same cluster, same run, of \`tools/bench/node/runtime-node.ts\` processes (the transport's NodeRuntime with library defaults as the app uses them, pino, node:http): the transport without the framework. A "transport only" column, when present, is the newest full transport run's 20-node \`defaults\` result read from \`tools/bench/results/\`.
 - **Leave**: SIGTERM to one non-seed node; latency = the \`time\` field of each other node's \`member.left\` line minus the moment of the signal (same clock); a fresh node joins after each trial.
+
+${pictures}
 
 ${tables}
 
@@ -930,10 +933,16 @@ function notesFor(r: Report): string {
   return out.join('\n\n');
 }
 
+/** Draws the run's pictures into docs/bench/ and rewrites this bench's docs section. */
+async function writeDocs(root: string, r: Report, tables: string): Promise<void> {
+  const pictures = await writeCharts(root, nodeCharts(r));
+  writeDocsSection(root, HEADING, docsSection(r, tables, notesFor(r), pictures));
+}
+
 // ─── main ──────────────────────────────────────────────────────────────────────────────
 
 /** Rebuilds the tables, targets and docs section from a results file (the transport comparison is looked up again). */
-function reportOnly(args: Args, root: string): void {
+async function reportOnly(args: Args, root: string): Promise<void> {
   const report = JSON.parse(readFileSync(path.resolve(args.reportOnly!), 'utf8')) as Report;
   for (const s of report.steady) if (s.nodeFlags.length === 0) s.transport = transportReference(root, s.n) ?? s.transport;
   report.targets = evaluateTargets(report);
@@ -941,7 +950,7 @@ function reportOnly(args: Args, root: string): void {
   process.stdout.write(`${tables}\n`);
   writeFileSync(path.resolve(args.reportOnly!), `${JSON.stringify(report, null, 2)}\n`);
   if (args.docs) {
-    writeDocsSection(root, HEADING, docsSection(report, tables, notesFor(report)));
+    await writeDocs(root, report, tables);
     progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md`);
   }
 }
@@ -999,7 +1008,7 @@ async function main(): Promise<void> {
   const jsonFile = writeResults(root, jsonName, report);
   progress(`wrote ${path.relative(root, jsonFile)}`);
   if (args.docs) {
-    writeDocsSection(root, HEADING, docsSection(report, tables, notesFor(report)));
+    await writeDocs(root, report, tables);
     progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md`);
   }
   progress(`done in ${report.durationS} s`);

@@ -13,12 +13,17 @@
  *
  * Run: npx nx run sim:bench            (sizes 10, 100, 1000; 5000 too if it should fit)
  *      npx nx run sim:bench --args="--sizes=10,100 --seed=7 --no-docs"
+ *      npx nx run sim:bench --args="--docs-from=tools/bench/results/sim-2026-11-27.json"
+ *        (no run: the docs section and its pictures from a saved results file)
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { MESSAGE_TYPES, pushPullIntervalFor, type MessageType } from '@shoal/core';
 import { DetectionWatch, converged, detectionBound, diffTraffic, formatTable, SimCluster } from '@shoal/sim';
 import { BenchOptions } from '../lib/args.js';
+import { simCharts, writeCharts } from '../lib/charts.js';
 import { findRoot, writeDocsSection } from '../lib/docs.js';
-import { writeResults } from '../lib/run.js';
+import { runMain, writeResults } from '../lib/run.js';
 
 const root = findRoot();
 const BUDGET_MS = 10 * 60_000; // the whole run should fit in ten minutes
@@ -29,16 +34,17 @@ interface Args {
   sizes: number[] | undefined;
   seed: number;
   docs: boolean;
+  docsFrom: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const o = new BenchOptions('bench-sim', argv, { sizes: 'string', seed: 'string', 'no-docs': 'boolean' });
+  const o = new BenchOptions('bench-sim', argv, { sizes: 'string', seed: 'string', 'no-docs': 'boolean', 'docs-from': 'string' });
   let sizes: number[] | undefined;
   if (o.has('sizes')) {
     sizes = o.list('sizes', []).map(Number);
     if (sizes.some((s) => !Number.isInteger(s) || s < 2 || s > 20_000)) o.fail(`--sizes must be integers in [2, 20000], got ${o.str('sizes')}`);
   }
-  return { sizes, seed: o.int('seed', 0, 0xffffffff, 2026), docs: !o.flag('no-docs') };
+  return { sizes, seed: o.int('seed', 0, 0xffffffff, 2026), docs: !o.flag('no-docs'), docsFrom: o.has('docs-from') ? o.str('docs-from') : undefined };
 }
 
 const t0 = performance.now();
@@ -239,7 +245,20 @@ function table(results: readonly SizeResult[]): string {
 
 const SECTION = '## Simulator (issue 2)';
 
-function updateDocs(results: readonly SizeResult[], notes: readonly string[], jsonRel: string, command: string, date: string): void {
+/** What a results file holds (and --docs-from reads back). */
+interface SimReport {
+  benchmark: 'sim';
+  date: string;
+  node: string;
+  preset: 'lan';
+  seed: number;
+  command?: string;
+  results: SizeResult[];
+  notes: string[];
+}
+
+async function updateDocs(results: readonly SizeResult[], notes: readonly string[], jsonRel: string, command: string, date: string): Promise<void> {
+  const pictures = await writeCharts(root, simCharts({ date, results }));
   const r1000 = results.find((r) => r.n === 1000);
   const body = [
     SECTION,
@@ -251,6 +270,8 @@ function updateDocs(results: readonly SizeResult[], notes: readonly string[], js
     '```',
     table(results),
     '```',
+    '',
+    pictures,
     '',
     '- join s / rounds: simulated time (and probe periods) until every node sees every other alive with the same incarnation and tags.',
     '- detect: after one member crashes in steady state, when each live member marks it failed; bound conf/no-conf: the derived bound with Lifeguard confirmations (suspicion at its minimum) and without (suspicion at suspicionMaxMult × minimum); see libs/sim/src/bounds.ts. target: the bound the issue sets, 1.2 × (expected first detection + probe round + minimum suspicion + dissemination); met: the detection by the last member (max) is within it.',
@@ -264,8 +285,15 @@ function updateDocs(results: readonly SizeResult[], notes: readonly string[], js
   writeDocsSection(root, SECTION, body);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.docsFrom) {
+    const saved = JSON.parse(readFileSync(args.docsFrom, 'utf8')) as SimReport;
+    process.stdout.write(table(saved.results) + '\n');
+    await updateDocs(saved.results, saved.notes, path.relative(root, path.resolve(args.docsFrom)), saved.command ?? 'npx nx run sim:bench', saved.date);
+    progress(`updated docs/BENCHMARKS.md from ${args.docsFrom}`);
+    return;
+  }
   const sizes = args.sizes ?? [10, 100, 1000];
   const auto5000 = args.sizes === undefined;
   const results: SizeResult[] = [];
@@ -289,14 +317,15 @@ function main(): void {
   const date = new Date().toISOString().slice(0, 10);
   const jsonName = `sim-${date}.json`;
   const jsonRel = `tools/bench/results/${jsonName}`;
-  writeResults(root, jsonName, { benchmark: 'sim', date, node: process.version, preset: 'lan', seed: args.seed, results, notes });
-  progress(`wrote ${jsonRel}`);
   const command = args.sizes || args.seed !== 2026 ? `npx nx run sim:bench --args="${process.argv.slice(2).join(' ')}"` : 'npx nx run sim:bench';
+  const report: SimReport = { benchmark: 'sim', date, node: process.version, preset: 'lan', seed: args.seed, command, results, notes };
+  writeResults(root, jsonName, report);
+  progress(`wrote ${jsonRel}`);
   if (args.docs) {
-    updateDocs(results, notes, jsonRel, command, date);
+    await updateDocs(results, notes, jsonRel, command, date);
     progress('updated docs/BENCHMARKS.md');
   }
   progress(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-main();
+runMain('bench-sim', main, () => {});

@@ -40,6 +40,7 @@ import { createClusterCa, issueNodeCertificate, POOL_DEFAULTS, DEFAULT_KEEP_ALIV
 import { PRESETS, type PresetName } from '@shoal/core';
 import { BenchOptions } from '../lib/args.js';
 import { findRoot, writeDocsSection } from '../lib/docs.js';
+import { loadTransportRuns, RTT_QUANTILES, transportCharts, transportHistoryChart, writeCharts } from '../lib/charts.js';
 import { checkBudget, machineInfo, readNodeRun, runMain, startBudget, writeResults, type Machine } from '../lib/run.js';
 import { fmt, max, mean, median, medianMax, MiB, percentile, round, table, verdict, type MedianMax, type Verdict } from '../lib/stats.js';
 import { BenchChild, installCleanup, killAll, stopAll } from './children.js';
@@ -524,7 +525,7 @@ interface ClusterResult {
     poolOpen: MedianMax;
   };
   packed?: { processes: number; nodesPerProcess: number[]; derivedRssMiB: MedianMax; cpuPctPerNode: MedianMax; txBpsPerNode: MedianMax };
-  rtt: { n: number; p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
+  rtt: { n: number; p50Ms: number; p99Ms: number; maxMs: number; meanMs: number; quantilesMs?: [number, number][] };
   health: {
     suspicions: number;
     failuresDeclared: number;
@@ -855,7 +856,14 @@ async function runCluster(spec: ClusterSpec, certs: CertStore, preset: string, s
         idleRssAnonMiB: round((idleLast.procStatus['RssAnon'] ?? NaN) / MiB, 1),
         idleRssFileMiB: round((idleLast.procStatus['RssFile'] ?? NaN) / MiB, 1),
       },
-      rtt: { n: rtts.length, p50Ms: round(percentile(rtts, 50)), p99Ms: round(percentile(rtts, 99)), maxMs: round(max(rtts)), meanMs: round(mean(rtts)) },
+      rtt: {
+        n: rtts.length,
+        p50Ms: round(percentile(rtts, 50)),
+        p99Ms: round(percentile(rtts, 99)),
+        maxMs: round(max(rtts)),
+        meanMs: round(mean(rtts)),
+        quantilesMs: RTT_QUANTILES.map((p) => [p, round(percentile(rtts, p))]),
+      },
       health,
       nodes: figures,
     };
@@ -900,6 +908,8 @@ interface Report {
   big?: ClusterResult & { comparedWith: string; rssDeltaMiB: number };
   targets: { name: string; config: string; value: number; limit: number; unit: string; verdict: Verdict }[];
   durationS: number;
+  /** When the run ended (ISO 8601): orders saved runs in the history picture. */
+  finishedAt?: string;
 }
 
 const WIRE_COUNTING =
@@ -1007,7 +1017,7 @@ function printTables(r: Report): string {
 
 const HEADING = '## Transport (issue 3)';
 
-function docsSection(r: Report, tables: string): string {
+function docsSection(r: Report, tables: string, pictures: string): string {
   const by = (name: string) => r.steady.find((c) => c.setting.name === name);
   const def = by('defaults');
   const tuned = by('tuned');
@@ -1063,6 +1073,8 @@ ${settingsList}
 `);
   }
   lines.push(`### Results
+
+${pictures}
 
 ${tables}
 `);
@@ -1162,6 +1174,13 @@ round trip of 26 ms. Joining is still a burst: every new pair needs one handshak
   return lines.join('\n');
 }
 
+/** Draws the run's pictures (and the saved runs side by side) into docs/bench/ and rewrites this bench's docs section. */
+async function writeDocs(root: string, r: Report, tables: string): Promise<void> {
+  const history = transportHistoryChart(loadTransportRuns(root));
+  const pictures = await writeCharts(root, [...transportCharts(r), ...(history ? [history] : [])]);
+  writeDocsSection(root, HEADING, docsSection(r, tables, pictures));
+}
+
 // ─── main ──────────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
@@ -1172,7 +1191,7 @@ async function main(): Promise<void> {
     saved.targets = evaluateTargets(saved);
     const tables = printTables(saved);
     process.stdout.write(`${tables}\n`);
-    writeDocsSection(findRoot(), HEADING, docsSection(saved, tables));
+    await writeDocs(findRoot(), saved, tables);
     progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md from ${args.docsFrom}`);
     return;
   }
@@ -1250,13 +1269,14 @@ async function main(): Promise<void> {
 
   report.targets = evaluateTargets(report);
   report.durationS = round((Date.now() - started) / 1000, 0);
+  report.finishedAt = new Date().toISOString();
   const tables = printTables(report);
   process.stdout.write(`${tables}\n`);
 
   const jsonFile = writeResults(root, `transport-${date}${args.quick ? '-quick' : ''}.json`, report);
   progress(`wrote ${path.relative(root, jsonFile)}`);
   if (args.docs) {
-    writeDocsSection(root, HEADING, docsSection(report, tables));
+    await writeDocs(root, report, tables);
     progress(`rewrote the "${HEADING}" section of docs/BENCHMARKS.md`);
   }
   progress(`done in ${report.durationS} s`);
