@@ -74,7 +74,7 @@ function banner(lines: { id: string; cluster: string; preset: string; startupMs:
     '',
     `  Shoal node ${lines.id} is up (cluster "${lines.cluster}", preset ${lines.preset}) in ${lines.startupMs} ms`,
     `    gossip  ${lines.gossip}  (QUIC over UDP)`,
-    `    admin   ${lines.admin}  (try: ${lines.membersCmd})`,
+    `    admin   ${lines.admin}  (open it for a live view of the cluster, or: ${lines.membersCmd})`,
     `    data    ${lines.data}`,
     '',
     '  Start a second node that joins this one:',

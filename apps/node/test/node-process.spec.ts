@@ -140,6 +140,21 @@ describe('the built node app', () => {
     expect(missing.status).toBe(400);
   });
 
+  it('GET / is the live view: HTML under a strict CSP, whose one script is served beside it', async () => {
+    const page = await fetch(`${a.admin}/`, { signal: AbortSignal.timeout(3000) });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'; connect-src 'self'/);
+    const html = await page.text();
+    const src = /<script src="([^"]+)"><\/script>/.exec(html)![1]!;
+    const script = await fetch(`${a.admin}${src}`, { signal: AbortSignal.timeout(3000) });
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const code = await script.text();
+    expect(() => new Function(code)).not.toThrow(); // the built app's functions as text still parse
+    expect(code).toContain("fetch('/v1/members'");
+  });
+
   it('POST /v1/leave: 202, the node leaves and exits 0; the other logs member.left', async () => {
     const idB = b.lines.find((l) => l.event === 'node.started')!['id'] as string;
     const r = await getJson<{ id: string; status: string }>(`${b.admin}/v1/leave`, { method: 'POST' });

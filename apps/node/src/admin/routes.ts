@@ -5,10 +5,11 @@
 import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { RequestMethod } from '@nestjs/common';
 import { HealthController } from './health.controller.js';
+import { LiveViewController } from './live-view.controller.js';
 import { MembersController } from './members.controller.js';
 import { MetricsController } from './metrics.controller.js';
 
-export const ADMIN_CONTROLLERS = [HealthController, MetricsController, MembersController];
+export const ADMIN_CONTROLLERS = [HealthController, MetricsController, MembersController, LiveViewController];
 
 export interface AdminRoute {
   method: string;
