@@ -115,7 +115,10 @@ describe('NodeRuntime sends', () => {
 
   it('closes the connection to an unresponsive member (probe timed out, suspected) and the next send dials afresh', async () => {
     const a = await node('a');
-    const b = await node('b', { seeds: [a.address] });
+    // b probes slowly, so that a is the one to judge: b would otherwise find a unresponsive too
+    // and, on a loaded machine, close the connection first — then a's later message dials
+    // afresh, and the connection a should close is one that opened after its judgement.
+    const b = await node('b', { seeds: [a.address], config: { probeIntervalMs: 5000, probeTimeoutMs: 2500 } });
     await until(() => a.member('b')?.state === 'alive' && b.member('a')?.state === 'alive', 5000, 'a and b to converge');
     await until(() => a.connections().length === 1, 5000, 'one connection');
     const before = a.stats();
