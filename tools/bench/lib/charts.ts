@@ -51,6 +51,11 @@ export function chartsMarkdown(charts: readonly Chart[]): string {
 
 // ---- shared layers ------------------------------------------------------------------------
 
+/** What every picture starts with: the schema, its title and subtitle, the common width and a height. */
+function frame(text: string, subtitle: string, height: number | { step: number }) {
+  return { $schema: SCHEMA, title: { text, subtitle }, width: WIDTH, height } as const;
+}
+
 /** A dashed vertical (axis 'x') or horizontal ('y') rule at a target, labelled. */
 function targetRule(axis: 'x' | 'y', value: number, label: string): NonNullable<Extract<TopLevelSpec, { layer: unknown }>['layer']>[number] {
   const other = axis === 'x' ? 'y' : 'x';
@@ -77,6 +82,40 @@ export function jitter(i: number): number {
 /** The encoding that spreads dots within a row by their `jitter` field. */
 const Y_JITTER = { field: 'jitter', type: 'quantitative', scale: { domain: [-0.5, 0.5], range: [-9, 9] }, legend: null } as const;
 
+/** One row per run or variant: a dot per node (spread by `jitter`), a bar at the median, the target line. */
+function cpuStrip(o: {
+  title: string;
+  subtitle: string;
+  dots: readonly { row: string; node: string; cpuPct: number; jitter: number }[];
+  medians: readonly { row: string; median: number }[];
+  order: readonly string[];
+  targetPct: number;
+  step: number;
+}): TopLevelSpec {
+  return {
+    ...frame(o.title, o.subtitle, { step: o.step }),
+    layer: [
+      {
+        data: { values: o.dots },
+        mark: { type: 'point', filled: true, opacity: 0.65, size: 45 },
+        encoding: {
+          x: { field: 'cpuPct', type: 'quantitative', title: 'CPU, % of one core', scale: { zero: true } },
+          y: { field: 'row', type: 'nominal', sort: o.order, title: null, axis: { labelLimit: 260 } },
+          yOffset: Y_JITTER as never,
+          color: { field: 'row', type: 'nominal', legend: null },
+          tooltip: [{ field: 'node' }, { field: 'cpuPct' }],
+        },
+      },
+      {
+        data: { values: o.medians },
+        mark: { type: 'tick', color: 'black', thickness: 2, size: o.step * 0.7 },
+        encoding: { x: { field: 'median', type: 'quantitative' }, y: { field: 'row', type: 'nominal', sort: o.order } },
+      },
+      targetRule('x', o.targetPct, `target ${o.targetPct} %`),
+    ],
+  } as TopLevelSpec;
+}
+
 // ---- transport bench (tools/bench/transport) ----------------------------------------------
 
 /** The parts of a transport results file the charts read (older files lack `quantilesMs`). */
@@ -100,38 +139,20 @@ export const RTT_QUANTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99] 
 export function transportCharts(r: TransportResultsLike, cpuTargetPct = 0.5, rttTargetMs = 1.5): Chart[] {
   const clusters = [...r.steady, ...(r.big ? [r.big] : [])];
   const order = clusters.map((c) => c.label);
-  const dots = clusters.flatMap((c) =>
-    c.nodes.filter((n) => (n.perProcess ?? 1) === 1).map((n, i) => ({ run: c.label, node: n.id, cpuPct: n.cpuPct, jitter: jitter(i) })),
-  );
-  const medians = clusters.map((c) => ({ run: c.label, median: c.solo.cpuPct.median }));
   const cpu: Chart = {
     file: 'transport-cpu.svg',
     alt: `CPU of each node (one dot a node, bar the median) per setting, ${r.date}, against the ${cpuTargetPct} % target`,
-    spec: {
-      $schema: SCHEMA,
-      title: { text: `CPU per node in a steady cluster, ${r.date}`, subtitle: 'one dot per node process; bar: median; dashed: target' },
-      width: WIDTH,
-      height: { step: 30 },
-      layer: [
-        {
-          data: { values: dots },
-          mark: { type: 'point', filled: true, opacity: 0.65, size: 45 },
-          encoding: {
-            x: { field: 'cpuPct', type: 'quantitative', title: 'CPU, % of one core', scale: { zero: true } },
-            y: { field: 'run', type: 'nominal', sort: order, title: null },
-            yOffset: Y_JITTER as never,
-            color: { field: 'run', type: 'nominal', legend: null },
-            tooltip: [{ field: 'node' }, { field: 'cpuPct' }],
-          },
-        },
-        {
-          data: { values: medians },
-          mark: { type: 'tick', color: 'black', thickness: 2, size: 22 },
-          encoding: { x: { field: 'median', type: 'quantitative' }, y: { field: 'run', type: 'nominal', sort: order } },
-        },
-        targetRule('x', cpuTargetPct, `target ${cpuTargetPct} %`),
-      ],
-    } as TopLevelSpec,
+    spec: cpuStrip({
+      title: `CPU per node in a steady cluster, ${r.date}`,
+      subtitle: 'one dot per node process; bar: median; dashed: target',
+      dots: clusters.flatMap((c) =>
+        c.nodes.filter((n) => (n.perProcess ?? 1) === 1).map((n, i) => ({ row: c.label, node: n.id, cpuPct: n.cpuPct, jitter: jitter(i) })),
+      ),
+      medians: clusters.map((c) => ({ row: c.label, median: c.solo.cpuPct.median })),
+      order,
+      targetPct: cpuTargetPct,
+      step: 30,
+    }),
   };
   const withQuantiles = clusters.filter((c) => c.rtt.quantilesMs?.length);
   const rtt: Chart = withQuantiles.length
@@ -139,10 +160,7 @@ export function transportCharts(r: TransportResultsLike, cpuTargetPct = 0.5, rtt
         file: 'transport-rtt.svg',
         alt: `Distribution of probe round trips per setting, ${r.date}, against the ${rttTargetMs} ms target`,
         spec: {
-          $schema: SCHEMA,
-          title: { text: `Probe round trip, ${r.date}`, subtitle: 'share of probes answered within x ms (all nodes); dashed: p50 target' },
-          width: WIDTH,
-          height: 260,
+          ...frame(`Probe round trip, ${r.date}`, 'share of probes answered within x ms (all nodes); dashed: p50 target', 260),
           layer: [
             {
               data: { values: withQuantiles.flatMap((c) => c.rtt.quantilesMs!.map(([p, ms]) => ({ run: c.label, p: p / 100, ms }))) },
@@ -150,7 +168,7 @@ export function transportCharts(r: TransportResultsLike, cpuTargetPct = 0.5, rtt
               encoding: {
                 x: { field: 'ms', type: 'quantitative', title: 'probe round trip, ms (log scale)', scale: { type: 'log' } },
                 y: { field: 'p', type: 'quantitative', title: 'share of probes', axis: { format: '%' }, scale: { domain: [0, 1] } },
-                color: { field: 'run', type: 'nominal', sort: order, title: null, legend: { orient: 'bottom-right' } },
+                color: { field: 'run', type: 'nominal', sort: order, title: null, legend: { orient: 'bottom-right', labelLimit: 260 } },
               },
             },
             targetRule('x', rttTargetMs, `target p50 ${rttTargetMs} ms`),
@@ -161,17 +179,14 @@ export function transportCharts(r: TransportResultsLike, cpuTargetPct = 0.5, rtt
         file: 'transport-rtt.svg',
         alt: `Probe round trip p50 and p99 per setting, ${r.date}, against the ${rttTargetMs} ms target`,
         spec: {
-          $schema: SCHEMA,
-          title: { text: `Probe round trip, ${r.date}`, subtitle: 'p50 (filled) and p99 (open); dashed: p50 target' },
-          width: WIDTH,
-          height: { step: 30 },
+          ...frame(`Probe round trip, ${r.date}`, 'p50 (filled) and p99 (open); dashed: p50 target', { step: 30 }),
           layer: [
             {
               data: { values: clusters.flatMap((c) => [{ run: c.label, at: 'p50', ms: c.rtt.p50Ms }, { run: c.label, at: 'p99', ms: c.rtt.p99Ms }]) },
               mark: { type: 'point', size: 70 },
               encoding: {
                 x: { field: 'ms', type: 'quantitative', title: 'ms (log scale)', scale: { type: 'log' } },
-                y: { field: 'run', type: 'nominal', sort: order, title: null },
+                y: { field: 'run', type: 'nominal', sort: order, title: null, axis: { labelLimit: 260 } },
                 shape: { field: 'at', type: 'nominal', title: null },
                 fill: { field: 'at', type: 'nominal', scale: { range: ['#4c78a8', 'transparent'] }, legend: null },
               },
@@ -298,10 +313,7 @@ export function simCharts(r: SimResultsLike): Chart[] {
       file: 'sim-detection.svg',
       alt: `Seconds from a member's crash to its detection, by cluster size (simulator, ${r.date})`,
       spec: {
-        $schema: SCHEMA,
-        title: { text: `From a crash to everyone knowing, ${r.date}`, subtitle: 'simulated lan cluster, one member crashed in a steady cluster' },
-        width: WIDTH,
-        height: 240,
+        ...frame(`From a crash to everyone knowing, ${r.date}`, 'simulated lan cluster, one member crashed in a steady cluster', 240),
         data: { values: detection },
         mark: { type: 'line', point: { filled: true, size: 60 } },
         encoding: {
@@ -316,10 +328,7 @@ export function simCharts(r: SimResultsLike): Chart[] {
       file: 'sim-traffic.svg',
       alt: `Bytes each member sends per second by cluster size (simulator, ${r.date})`,
       spec: {
-        $schema: SCHEMA,
-        title: { text: `What a member sends per second, ${r.date}`, subtitle: 'steady simulated lan cluster; push-pull grows with the member table' },
-        width: WIDTH,
-        height: 200,
+        ...frame(`What a member sends per second, ${r.date}`, 'steady simulated lan cluster; push-pull grows with the member table', 200),
         data: { values: traffic },
         mark: { type: 'bar' },
         encoding: {
@@ -345,34 +354,18 @@ export interface NodeResultsLike {
 export function nodeCharts(r: NodeResultsLike, targets = { startS: 1.5, cpuPct: 0.5, leaveS: 2 }): Chart[] {
   const charts: Chart[] = [];
   if (r.steady?.length) {
-    const order = r.steady.map((s) => s.variant);
     charts.push({
       file: 'node-cpu.svg',
       alt: `CPU of each node app in a steady 20-node cluster (one dot a node), ${r.date}, against the ${targets.cpuPct} % target`,
-      spec: {
-        $schema: SCHEMA,
-        title: { text: `Node app CPU per node, ${r.date}`, subtitle: 'lean: the Nest app (nx serve node); runtime-lean: the same runtime without Nest' },
-        width: WIDTH,
-        height: { step: 44 },
-        layer: [
-          {
-            data: { values: r.steady.flatMap((s) => s.nodes.map((n, i) => ({ variant: s.variant, node: n.id, cpuPct: n.cpuPct, jitter: jitter(i) }))) },
-            mark: { type: 'point', filled: true, opacity: 0.65, size: 45 },
-            encoding: {
-              x: { field: 'cpuPct', type: 'quantitative', title: 'CPU, % of one core', scale: { zero: true } },
-              y: { field: 'variant', type: 'nominal', sort: order, title: null },
-              yOffset: Y_JITTER as never,
-              color: { field: 'variant', type: 'nominal', legend: null },
-            },
-          },
-          {
-            data: { values: r.steady.map((s) => ({ variant: s.variant, median: s.cpuPct.median })) },
-            mark: { type: 'tick', color: 'black', thickness: 2, size: 24 },
-            encoding: { x: { field: 'median', type: 'quantitative' }, y: { field: 'variant', type: 'nominal', sort: order } },
-          },
-          targetRule('x', targets.cpuPct, `target ${targets.cpuPct} %`),
-        ],
-      } as TopLevelSpec,
+      spec: cpuStrip({
+        title: `Node app CPU per node, ${r.date}`,
+        subtitle: 'lean: the Nest app (nx serve node); runtime-lean: the same runtime without Nest',
+        dots: r.steady.flatMap((s) => s.nodes.map((n, i) => ({ row: s.variant, node: n.id, cpuPct: n.cpuPct, jitter: jitter(i) }))),
+        medians: r.steady.map((s) => ({ row: s.variant, median: s.cpuPct.median })),
+        order: r.steady.map((s) => s.variant),
+        targetPct: targets.cpuPct,
+        step: 44,
+      }),
     });
   }
   const timing = [
