@@ -3,7 +3,8 @@
  * no canvas), written to docs/bench/ and linked from docs/BENCHMARKS.md.
  *
  * Every chart is a pure function of a results JSON (tools/bench/results/*.json), so any saved
- * run can be drawn again: `npx nx run sim:bench-charts` redraws them all from the saved files.
+ * run can be drawn again: the transport and simulator benches take `--docs-from=<file>`, the
+ * node-app bench `--report-only=<file>`.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
