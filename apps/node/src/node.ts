@@ -159,6 +159,7 @@ export async function runNode(argv: readonly string[], opts: RunNodeOptions = {}
       forceCloseConnections: true,
     });
     app.useBodyParser('json', { limit: MAX_BODY_BYTES });
+    app.disable('x-powered-by'); // the admin API does not advertise its framework
     app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   } catch (e) {
     held.release();

@@ -145,6 +145,7 @@ describe('the built node app', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'; connect-src 'self'/);
+    expect(page.headers.get('x-powered-by')).toBeNull();
     const html = await page.text();
     const src = /<script src="([^"]+)"><\/script>/.exec(html)![1]!;
     const script = await fetch(`${a.admin}${src}`, { signal: AbortSignal.timeout(3000) });
