@@ -456,7 +456,8 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   private onMessage(payload: Uint8Array, peerId: string, peerAddress: string, conn: PeerConnection | undefined, receivedAt?: number): void {
     if (this.state !== 'running') return;
     this.counters.bytesIn += payload.byteLength;
-    const now = this.clock.now();
+    // A datagram was stamped with this clock as it came off the socket: no second read.
+    const now = receivedAt ?? this.clock.now();
     if (conn) this.lastHeard.set(conn, now);
     this.heardFrom.delete(peerAddress);
     this.heardFrom.set(peerAddress, now);
@@ -606,8 +607,7 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
     }
     // No open connection, but keys kept from an earlier one: a datagram needs no dial.
     if (this.endpoint.sendDatagram(to, bytes)) {
-      this.counters.messagesOut++;
-      this.counters.bytesOut += bytes.byteLength;
+      this.countOut(bytes);
       return;
     }
     // Wait for a connection: one acquire per peer, its messages held (bounded) meanwhile.
@@ -673,8 +673,13 @@ export class NodeRuntime extends EventEmitter<NodeRuntimeEvents> {
   }
 
   private transmit(conn: PeerConnection, bytes: Uint8Array): void {
+    this.countOut(bytes);
+    conn.send(bytes);
+  }
+
+  /** One message handed to a connection or sent as a datagram without one. */
+  private countOut(bytes: Uint8Array): void {
     this.counters.messagesOut++;
     this.counters.bytesOut += bytes.byteLength;
-    conn.send(bytes);
   }
 }
