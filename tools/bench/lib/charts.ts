@@ -205,7 +205,7 @@ export function transportCharts(r: TransportResultsLike, cpuTargetPct = 0.5, rtt
  */
 export function transportHistoryChart(
   runs: readonly { label: string; results: TransportResultsLike }[],
-  settings: readonly string[] = ['lean', 'udp-reference'],
+  settings: readonly string[] = ['lean', 'udp-reference', 'memberlist', 'memberlist-encrypted'],
   cpuTargetPct = 0.5,
   rttTargetMs = 1.5,
 ): Chart | undefined {

@@ -93,6 +93,28 @@ function transportFigures(rt: NodeRuntime | UdpCoreNode) {
   };
 }
 
+/** The member being watched (a crash victim of the detection trials) and, per node, when it first saw it suspect / failed. */
+let watchedId: string | undefined;
+const watched = new Map<string, { suspectAt?: number; failedAt?: number }>();
+let watching = false;
+
+function watch(id: string): void {
+  if (udpNodes.length) throw new Error('the UDP reference raises no member events to watch');
+  watchedId = id;
+  watched.clear();
+  if (watching) return;
+  watching = true;
+  for (const rt of runtimes) {
+    rt.on('member', (e) => {
+      if (e.member.id !== watchedId) return;
+      const w = watched.get(rt.id) ?? {};
+      if (e.type === 'suspect') w.suspectAt ??= e.time;
+      else if (e.type === 'failed') w.failedAt ??= e.time;
+      watched.set(rt.id, w);
+    });
+  }
+}
+
 function nodeSample(rt: NodeRuntime | UdpCoreNode): NodeSample {
   const swim = rt instanceof UdpCoreNode ? rt.stats() : rt.stats().swim;
   const members = rt.members();
@@ -120,6 +142,7 @@ function nodeSample(rt: NodeRuntime | UdpCoreNode): NodeSample {
     sent: swim.sent as Record<string, number>,
     rtts: rt.takeRttSamples(),
     ...transportFigures(rt),
+    ...(watchedId ? { watched: { id: watchedId, ...watched.get(rt.id) } } : {}),
   };
 }
 
@@ -328,6 +351,10 @@ process.on('message', (raw: unknown) => {
         break;
       case 'release':
         Promise.allSettled(held.splice(0).map((c) => c.close())).then(() => reply({ type: 'ok' }), fail);
+        break;
+      case 'watch':
+        watch(m.id);
+        reply({ type: 'ok' });
         break;
       case 'wake':
         // Nothing but a timer: the CPU a Node process pays just to wake up this often.

@@ -4,8 +4,10 @@
  * so no child outlives the benchmark (children also exit by themselves when the IPC
  * channel to the parent closes).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildSample, ParentMessage } from './protocol.js';
 
@@ -31,15 +33,48 @@ export class BenchChild {
   private readonly exitP: Promise<number | null>;
   private stderrLines = 0;
 
+  /** Messages from the child: Node's IPC channel, or JSON lines on stdout for a foreign program. */
+  private readonly inbox: EventEmitter;
+  private readonly post: (msg: unknown) => void;
+  private readonly connected: () => boolean;
+
+  /**
+   * A Node child (child.ts, forked with an IPC channel), or with `program` another
+   * executable that speaks the same messages as one JSON object per line on stdin/stdout
+   * (the memberlist reference: ../memberlist/main.go).
+   */
   constructor(
     readonly label: string,
-    opts: { gc?: boolean; maxLifetimeMs: number; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>> },
+    opts: { gc?: boolean; maxLifetimeMs: number; nodeFlags?: readonly string[]; env?: Readonly<Record<string, string>>; program?: string },
   ) {
-    this.proc = fork(CHILD_JS, [], {
-      execArgv: [...(opts.gc ? ['--expose-gc'] : []), ...(opts.nodeFlags ?? [])],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, ...opts.env, SHOAL_BENCH_CHILD_MAX_MS: String(opts.maxLifetimeMs) },
-    });
+    const env = { ...process.env, ...opts.env, SHOAL_BENCH_CHILD_MAX_MS: String(opts.maxLifetimeMs) };
+    if (opts.program) {
+      this.proc = spawn(opts.program, [], { stdio: ['pipe', 'pipe', 'pipe'], env });
+      const lines = new EventEmitter();
+      readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
+        let m: unknown;
+        try {
+          m = JSON.parse(line);
+        } catch {
+          process.stderr.write(`  [${label}] not a message: ${line.slice(0, 200)}\n`);
+          return;
+        }
+        lines.emit('message', m);
+      });
+      this.proc.stdin!.on('error', () => {}); // a write after the child died surfaces through exit
+      this.inbox = lines;
+      this.post = (msg) => this.proc.stdin!.write(`${JSON.stringify(msg)}\n`);
+      this.connected = () => this.proc.stdin!.writable;
+    } else {
+      this.proc = fork(CHILD_JS, [], {
+        execArgv: [...(opts.gc ? ['--expose-gc'] : []), ...(opts.nodeFlags ?? [])],
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        env,
+      });
+      this.inbox = this.proc;
+      this.post = (msg) => this.proc.send(msg as object);
+      this.connected = () => this.proc.connected;
+    }
     live.add(this);
     let buf = '';
     this.proc.stderr!.setEncoding('utf8');
@@ -54,7 +89,7 @@ export class BenchChild {
     });
     this.readyP = new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`${label}: not ready within 60 s`)), 60_000);
-      this.proc.once('message', (m: Reply) => {
+      this.inbox.once('message', (m: Reply) => {
         clearTimeout(t);
         if (m.type === 'ready') resolve();
         else reject(new Error(`${label}: unexpected first message ${JSON.stringify(m)}`));
@@ -72,7 +107,7 @@ export class BenchChild {
         resolve(code);
       });
     });
-    this.proc.on('message', (m: Reply) => {
+    this.inbox.on('message', (m: Reply) => {
       if (m.seq === undefined) return;
       const w = this.waiters.get(m.seq);
       if (!w) return;
@@ -93,7 +128,7 @@ export class BenchChild {
   }
 
   request(body: Body, timeoutMs: number): Promise<Reply> {
-    if (this.exited || !this.proc.connected) return Promise.reject(new Error(`${this.label}: not running`));
+    if (this.exited || !this.connected()) return Promise.reject(new Error(`${this.label}: not running`));
     const seq = ++this.seq;
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -101,7 +136,7 @@ export class BenchChild {
         reject(new Error(`${this.label}: no reply to ${body.type} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiters.set(seq, { resolve, reject, timer });
-      this.proc.send({ ...body, seq });
+      this.post({ ...body, seq });
     });
   }
 

@@ -18,7 +18,7 @@ export type ParentMessage = { seq: number } & (
       seeds: string[];
       nodes: { id: string; tls: TlsMaterial }[];
       /** 'udp': the reference node (udp-core-node.ts) instead of a NodeRuntime over QUIC. */
-      transport?: 'quic' | 'udp' | 'udp-sealed';
+      transport?: 'quic' | 'udp' | 'udp-sealed' | 'memberlist';
     }
   | { type: 'start-endpoint'; id: string; cluster: string; tls: TlsMaterial; endpoint?: Record<string, number | boolean> }
   | { type: 'sample'; gc?: boolean }
@@ -27,6 +27,8 @@ export type ParentMessage = { seq: number } & (
   | { type: 'rtt-bench'; target: string; n: number; intervalMs?: number }
   | { type: 'release' }
   | { type: 'wake'; everyMs: number }
+  /** From now on record when each node first sees member `id` suspect and failed (NodeSample.watched). */
+  | { type: 'watch'; id: string }
   | { type: 'stop' }
 );
 
@@ -62,6 +64,8 @@ export interface NodeSample {
   endpointOutbound: number;
   endpointInboundTotal: number;
   endpointOutboundTotal: number;
+  /** After a `watch`: when this node first saw the watched member suspect / failed (ms since the epoch). */
+  watched?: { id: string; suspectAt?: number; failedAt?: number };
 }
 
 export interface ChildSample {
