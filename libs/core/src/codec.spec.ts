@@ -606,6 +606,19 @@ describe('codec limits', () => {
     expect(() => decode('not bytes' as unknown as Uint8Array)).toThrow(DecodeError);
   });
 
+  it('resolve once: a resolved set is frozen, passes through as it is, and is enforced by encode and decode', () => {
+    const lim = resolveCodecLimits({ maxMessageBytes: 40 });
+    expect(Object.isFrozen(lim)).toBe(true);
+    expect(resolveCodecLimits(lim)).toBe(lim);
+    expect(lim).toEqual({ ...DEFAULT_CODEC_LIMITS, maxMessageBytes: 40 });
+    // A look-alike that was not resolved here is checked again.
+    expect(() => resolveCodecLimits({ ...lim, maxTags: -1 })).toThrow(/maxTags/);
+    const big = { ...ping, target: 'x'.repeat(60) };
+    expectEncodeError(big, 'too-large', lim);
+    expect(expectDecodeError(encode(big), 'too-large', lim).message).toMatch(/limit 40/);
+    expect(decode(encode(ping, lim), lim)).toEqual(ping);
+  });
+
   it('decodes from a Buffer view with a non-zero offset', () => {
     const b = encode(ping);
     const backing = new Uint8Array(b.length + 7);
