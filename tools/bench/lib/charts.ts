@@ -226,7 +226,7 @@ export function transportHistoryChart(
         encoding: {
           x: { field: 'run', type: 'nominal', sort: runOrder, title: null, axis: { labelAngle: -30, labelLimit: 240 } },
           y: { field, type: 'quantitative', title },
-          color: { field: 'setting', type: 'nominal', sort: settings, title: null, legend: { orient: 'top' } },
+          color: { field: 'setting', type: 'nominal', sort: settings, title: null, legend: { orient: 'top', labelLimit: 240 } },
         },
       },
       targetRule('y', target, label),

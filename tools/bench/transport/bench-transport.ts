@@ -14,7 +14,12 @@
  *          see lib/udp-meter.ts; verify-wire.ts checks it against the kernel), probe round
  *          trip p50/p99 from the core's rtts samples, CPU ms per probe round, and the
  *          window's health (suspicions, failures, dials). The setting `udp-reference` runs the
- *          same core over plain UDP instead (udp-core-node.ts): the floor, not a product.
+ *          same core over plain UDP instead (udp-core-node.ts): the floor, not a product;
+ *          `memberlist` and `memberlist-encrypted` run HashiCorp's Go library in the same layout
+ *          (../memberlist/main.go; needs `apt-get install golang-go
+ *          golang-github-hashicorp-memberlist-dev`, built on first use). After each window
+ *          (but the UDP references'), --crashes nodes are killed with SIGKILL one at a time:
+ *          first suspicion and each node's failure verdict, from the kill.
  *  big     a 100-node cluster with pool maxTotal = 16 at the preset's own timings
  *          (--big-time-scale slows them down): some nodes alone in a process (their RSS is
  *          compared with the 20-node figure), the rest packed several per process.
@@ -24,7 +29,7 @@
  * killed on exit, on SIGINT/SIGTERM and on failure (the time budget, --budget-min, is
  * checked between steps); children also exit when their parent goes away.
  *
- * Run: npx nx run transport-quic:bench                                   (about 10 min)
+ * Run: npx nx run transport-quic:bench                                   (about 25 min)
  *      npx nx run transport-quic:bench --args="--quick"                  (smoke run, ~1.5 min, no docs)
  *      npx nx run transport-quic:bench --args="--phases=steady --configs=defaults+udp-reference --window=60 --no-docs"
  *                                                      (lists: commas or +; through Nx only +, it splits commas)
@@ -274,7 +279,7 @@ function parseArgs(argv: readonly string[]): Args {
     docs: !o.flag('no-docs') && !quick,
     docsFrom: o.str('docs-from'),
     quick,
-    budgetMin: o.int('budget-min', 1, 240, 25),
+    budgetMin: o.int('budget-min', 1, 240, 45),
     sampleEveryS: 5,
     profile: o.list('profile', []),
     crashes: sized('crashes', 0, 10, 3, 1),
@@ -1293,9 +1298,13 @@ layout (one node per process, 20 processes), settle time and window as our nodes
         )
         .join('; ')}. \`${best.setting.name}\` against ${goRefs
         .map((c) => `\`${c.setting.name}\`: CPU ${pts(best.solo.cpuPct.median - c.solo.cpuPct.median)} points (median), round trip ${pts(best.rtt.p50Ms - c.rtt.p50Ms)} ms`)
-        .join('; ')}. Both round trips are timed alike: memberlist stamps just before it encodes and sends the ping and stamps the ack when it is read off the socket.
-What separates the two is mostly memory (a Go process against a Node process: compare the idle Node process) and the handshake: memberlist
-authenticates with one shared key and no key exchange, we with mutual TLS per pair.
+        .join('; ')}. Both round trips are timed alike: memberlist stamps just before it encodes and sends the ping and stamps the ack when it is read off the socket.${
+        udp
+          ? ` Of that, the plain-UDP floor (the same Node process and core, no cipher, pool or QUIC) already sits ${fmt(udp.rtt.p50Ms - goRefs[0]!.rtt.p50Ms)} ms and ${pts(
+              udp.solo.cpuPct.median - goRefs[0]!.solo.cpuPct.median,
+            )} points above \`${goRefs[0]!.setting.name}\`: what a wake-up of a Node process costs here against a Go one.`
+          : ''
+      } Memory is where the two differ most: a Go process of ${fmt(goRefs[0]!.solo.rssMiB.median)} MiB against a Node process that holds ${fmt(best.idleProcess.rssMiB)} MiB before it does anything.
 `);
     }
     const detected = r.steady.filter((c) => c.detection?.trials.length);
@@ -1307,7 +1316,9 @@ the kill: ${detected
           (c) =>
             `\`${c.setting.name}\` first suspicion ${fmt(c.detection!.firstSuspectMsMedian)} ms, failed at every node ${fmt(c.detection!.allFailedMsMedian)} ms (each node's verdict p50 ${fmt(c.detection!.failedMs.p50)}, max ${fmt(c.detection!.failedMs.max)} ms)`,
         )
-        .join('; ')}. The simulator's detection figures (below) cover larger clusters, loss and partitions.
+        .join('; ')}. Our lan preset and memberlist's LAN defaults share the timings (probe 1 s, timeout 0.5 s, Lifeguard suspicion from 4·log10(n) probe
+intervals, shortened by independent confirmations), so the verdicts land together; most of the spread is how soon some node happens to probe
+the victim. The simulator's detection figures (above) cover larger clusters, loss and partitions.
 `);
     }
     lines.push(`**Probe round trip: ${verdictWord(best.rtt.p50Ms <= 1.5)}.** p50 ${fmt(best.rtt.p50Ms)} ms, p99 ${fmt(best.rtt.p99Ms)} ms from the core's samples (\`${best.setting.name}\`)${
