@@ -46,7 +46,7 @@ import (
 type sink struct {
 	mu       sync.Mutex
 	counters map[string]float64
-	samples  map[string]int
+	samples  map[string]float64
 }
 
 func key(k []string) string { return strings.Join(k, ".") }
@@ -72,11 +72,16 @@ func (s *sink) AddSample(k []string, v float32) {
 }
 
 // counter returns the total of the counter whose key ends with suffix (the service prefix varies).
-func (s *sink) counter(suffix string) float64 {
+func (s *sink) counter(suffix string) float64 { return s.total(s.counters, suffix) }
+
+// sampleCount returns how many timer samples were taken under a key ending with suffix.
+func (s *sink) sampleCount(suffix string) int { return int(s.total(s.samples, suffix)) }
+
+func (s *sink) total(m map[string]float64, suffix string) float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := 0.0
-	for k, v := range s.counters {
+	for k, v := range m {
 		if strings.HasSuffix(k, suffix) {
 			t += v
 		}
@@ -84,19 +89,7 @@ func (s *sink) counter(suffix string) float64 {
 	return t
 }
 
-func (s *sink) sampleCount(suffix string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := 0
-	for k, v := range s.samples {
-		if strings.HasSuffix(k, suffix) {
-			t += v
-		}
-	}
-	return t
-}
-
-var stats = &sink{counters: map[string]float64{}, samples: map[string]int{}}
+var stats = &sink{counters: map[string]float64{}, samples: map[string]float64{}}
 
 // tcpBytes counts payload bytes on memberlist's TCP streams, both ways.
 var tcpOut, tcpIn atomic.Int64
