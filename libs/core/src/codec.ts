@@ -71,9 +71,10 @@ const RESOLVED_LIMITS = new WeakSet<object>([DEFAULT_CODEC_LIMITS]);
  * Merges `partial` over DEFAULT_CODEC_LIMITS and validates the result (frozen).
  * Throws a RangeError naming the offending key. A result of this function passed back in
  * (or to encode / decode) is returned as it is: callers that encode or decode often
- * resolve their limits once. Resolving costs little when warm, but a node wakes about once
- * a second and then runs everything cold: measured on the benchmark VM, an encode of an ack
- * took 330-550 µs with limits resolved on every call and 50-200 µs without.
+ * resolve their limits once. Resolving costs little when warm, but a node wakes a few times
+ * a second and then runs everything cold: on the benchmark VM an ack's encode took 330-550 µs
+ * when an earlier resolver (an object spread and a loop) ran on every call, 50-200 µs
+ * without it (tools/bench/transport/cold-ops.ts).
  */
 export function resolveCodecLimits(partial?: Partial<CodecLimits>): Readonly<CodecLimits> {
   if (partial === undefined) return DEFAULT_CODEC_LIMITS;
