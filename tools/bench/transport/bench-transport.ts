@@ -961,7 +961,7 @@ const CRASH_GAP_S = 5;
  */
 async function runCrashTrials(spec: ClusterSpec, kids: BenchChild[], groups: readonly string[][]): Promise<Detection> {
   const soloIdx = groups.map((g, i) => (g.length === 1 && i >= SEEDS ? i : -1)).filter((i) => i >= 0);
-  const victims = soloIdx.slice(-Math.min(spec.crashes ?? 0, soloIdx.length));
+  const victims = soloIdx.slice(soloIdx.length - Math.min(spec.crashes ?? 0, soloIdx.length));
   const trials: CrashTrial[] = [];
   const all: number[] = [];
   for (const vi of victims) {
