@@ -287,13 +287,7 @@ func start(m message) ([]string, error) {
 	return []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(conf.BindPort))}, nil
 }
 
-func cpuUs() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e3
-}
-
-func cpuSplitUs() (float64, float64) {
+func cpuUs() (float64, float64) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return float64(ru.Utime.Nano()) / 1e3, float64(ru.Stime.Nano()) / 1e3
@@ -320,7 +314,7 @@ func procStatus() map[string]float64 {
 func nowMs() float64 { return float64(time.Now().UnixNano()) / 1e6 }
 
 func sample() map[string]any {
-	user, system := cpuSplitUs()
+	user, system := cpuUs()
 	at := nowMs()
 	status := procStatus()
 	nodes := []map[string]any{}
@@ -370,7 +364,8 @@ func sample() map[string]any {
 		"nodes": nodes,
 	}
 	s["atAfter"] = nowMs()
-	s["cpuAfterUs"] = cpuUs()
+	userAfter, systemAfter := cpuUs()
+	s["cpuAfterUs"] = userAfter + systemAfter
 	return s
 }
 

@@ -96,14 +96,13 @@ function transportFigures(rt: NodeRuntime | UdpCoreNode) {
 /** The member being watched (a crash victim of the detection trials) and, per node, when it first saw it suspect / failed. */
 let watchedId: string | undefined;
 const watched = new Map<string, { suspectAt?: number; failedAt?: number }>();
-let watching = false;
 
 function watch(id: string): void {
   if (udpNodes.length) throw new Error('the UDP reference raises no member events to watch');
+  const listening = watchedId !== undefined;
   watchedId = id;
   watched.clear();
-  if (watching) return;
-  watching = true;
+  if (listening) return;
   for (const rt of runtimes) {
     rt.on('member', (e) => {
       if (e.member.id !== watchedId) return;

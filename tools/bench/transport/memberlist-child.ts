@@ -11,23 +11,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findRoot } from '../lib/docs.js';
 
 /** Where Debian's golang-*-dev packages put their sources (a GOPATH). */
 const DEBIAN_GOPATH = '/usr/share/gocode';
 const MEMBERLIST_SRC = path.join(DEBIAN_GOPATH, 'src/github.com/hashicorp/memberlist');
 export const MEMBERLIST_INSTALL = 'apt-get install golang-go golang-github-hashicorp-memberlist-dev';
-
-/** tools/bench/memberlist, from this file's place in tools/bench/transport[/dist]. */
-function sourceDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'memberlist', 'main.go'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('tools/bench/memberlist/main.go not found above this module');
-    dir = up;
-  }
-  return path.join(dir, 'memberlist');
-}
 
 /** The versions the build uses: Debian's memberlist package and Go. */
 export function memberlistVersion(): { package: string; go: string } {
@@ -43,7 +32,7 @@ export function memberlistVersion(): { package: string; go: string } {
 
 /** Builds the memberlist child if needed and returns its path; a clear error says what to install. */
 export function memberlistProgram(): string {
-  const src = sourceDir();
+  const src = path.join(findRoot(), 'tools', 'bench', 'memberlist');
   const out = path.join(src, 'dist', 'memberlist-child');
   const main = path.join(src, 'main.go');
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(main).mtimeMs) return out;
